@@ -1,0 +1,169 @@
+"""CRM database: connection settings, migrations, seeding, reset and read-only access."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tools import database
+from tools.database import MIGRATIONS, SCHEMA_VERSION, connect, read_only_connect, reset
+from tools.refunds import request_refund
+
+TODAY = date(2026, 11, 22)
+
+
+def _count(conn: sqlite3.Connection, table: str) -> int:
+    return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def test_connect_creates_migrates_and_seeds(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "crm.sqlite"
+    conn = connect(path)
+    try:
+        assert path.is_file()
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert isinstance(conn.execute("SELECT * FROM customers").fetchone(), sqlite3.Row)
+        assert _count(conn, "customers") >= 50
+        assert _count(conn, "invoices") >= 300
+        assert _count(conn, "payments") >= 300
+        assert _count(conn, "kb_articles") == len(list(database.KB_DIR.glob("*.md")))
+    finally:
+        conn.close()
+
+
+def test_second_connect_keeps_data_and_does_not_reseed(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    conn = connect(path)
+    customers, invoices = _count(conn, "customers"), _count(conn, "invoices")
+    result = request_refund(
+        conn, "C002", "INV-10025", 29.0, "charged twice", idempotency_key="k", today=TODAY
+    )
+    assert result.outcome == "approved"
+    conn.close()
+    again = connect(path)
+    try:
+        assert _count(again, "customers") == customers
+        assert _count(again, "invoices") == invoices
+        assert (
+            again.execute("SELECT COUNT(*) FROM refunds WHERE idempotency_key = 'k'").fetchone()[0]
+            == 1
+        )
+    finally:
+        again.close()
+
+
+def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "crm.sqlite")
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(
+                "INSERT INTO invoices (id, customer_id, issued_on, amount, description, plan, "
+                "status) VALUES ('INV-99999', 'C999', '2026-11-01', 1.0, 'x', NULL, 'paid')"
+            )
+    finally:
+        conn.close()
+
+
+def test_old_database_is_migrated_in_place_without_losing_rows(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    old = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        old.execute(statement)
+    old.execute("PRAGMA user_version = 1")
+    old.execute(
+        "INSERT INTO customers (id, name, email, company, plan, mrr, tier, tags, seats, "
+        "created_at) VALUES ('C900', 'Old Row', 'old@row.example', 'Old Co', 'Starter', 29, "
+        "'standard', 'beta, annual', 2, '2024-01-01')"
+    )
+    old.commit()
+    old.close()
+
+    conn = connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        # The customers table was not empty, so the fixtures were not loaded over it.
+        assert [row[0] for row in conn.execute("SELECT id FROM customers")] == ["C900"]
+        assert _count(conn, "kb_articles") > 0  # the new tables exist and were filled
+    finally:
+        conn.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    future = sqlite3.connect(path)
+    future.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    future.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        connect(path)
+
+
+def test_reset_discards_changes_and_sidecar_files(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    conn = connect(path)
+    request_refund(conn, "C002", "INV-10025", 29.0, "dup", idempotency_key="k", today=TODAY)
+    refunds_after_write = _count(conn, "refunds")
+    conn.close()
+    reset(path)
+    conn = connect(path)
+    try:
+        assert _count(conn, "refunds") == refunds_after_write - 1
+        assert conn.execute("SELECT 1 FROM refunds WHERE idempotency_key = 'k'").fetchone() is None
+    finally:
+        conn.close()
+
+
+def test_read_only_connect_never_creates_or_writes(tmp_path: Path) -> None:
+    missing = tmp_path / "missing" / "crm.sqlite"
+    assert read_only_connect(missing) is None
+    assert not missing.parent.exists()
+
+    path = tmp_path / "crm.sqlite"
+    connect(path).close()
+    conn = read_only_connect(path)
+    assert conn is not None
+    try:
+        row = conn.execute("SELECT name FROM customers WHERE id = 'C001'").fetchone()
+        assert row["name"] == "Dana Whitfield"
+        with pytest.raises(sqlite3.OperationalError):
+            conn.execute("DELETE FROM customers")
+    finally:
+        conn.close()
+
+
+def test_knowledge_base_reloads_when_its_folder_changes(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "a.md").write_text(
+        "---\nid: KB-901\ntitle: First\ndepartment: faq\ntags: [one]\n---\nIntro.\n\n1. Step.\n"
+    )
+    path = tmp_path / "crm.sqlite"
+    connect(path, kb_dir=kb).close()
+    (kb / "b.md").write_text(
+        "---\nid: KB-902\ntitle: Second\ndepartment: faq\ntags: [two]\n---\nIntro.\n"
+    )
+    conn = connect(path, kb_dir=kb)
+    try:
+        ids = [row[0] for row in conn.execute("SELECT id FROM kb_articles ORDER BY id")]
+        assert ids == ["KB-901", "KB-902"]
+    finally:
+        conn.close()
+
+
+def test_status_file_is_loaded_from_the_given_path(tmp_path: Path) -> None:
+    status = tmp_path / "status.json"
+    status.write_text(
+        '{"components": [{"name": "Event API", "status": "outage", "message": "down", '
+        '"since": "2026-11-22T07:40:00Z"}]}'
+    )
+    conn = connect(tmp_path / "crm.sqlite", status_file=status)
+    try:
+        rows = conn.execute("SELECT component, status FROM service_status").fetchall()
+        assert [tuple(r) for r in rows] == [("Event API", "outage")]
+    finally:
+        conn.close()

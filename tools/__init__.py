@@ -1,0 +1,1 @@
+"""CRM data layer (SQLite), business policy and the LangChain tools the agents call."""

@@ -1,0 +1,436 @@
+"""LangChain tools the specialist agents call, and which agent gets which.
+
+Every tool resolves the signed-in customer from `runtime.context.customer_id`, the CRM file
+from `runtime.context.crm_path` and "today" from `runtime.context.today` (the real date
+when unset); none takes a customer ID argument, so a tool cannot touch another customer's
+records whatever the model writes (DESIGN.md "Data and tools"). Side-effecting tools use
+the tool call ID (with customer and thread) as idempotency key, so a replayed tool call
+returns its first result and writes nothing new.
+
+Each tool returns a JSON-serialisable dict with `"ok": True` plus data, or `"ok": False`
+and an `"error"` message the model can relay.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+
+from graph.context import Context
+from tools import billing, plans, refunds, tickets
+from tools.customers import Customer, require_customer
+from tools.database import connect
+from tools.knowledge_base import search_articles
+from tools.service_status import get_status
+
+_AGENT_TICKET_KIND = {"technical": "technical", "billing": "billing", "sales": "sales"}
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What a tool needs for one call: connection, customer and call metadata."""
+
+    conn: sqlite3.Connection
+    customer: Customer
+    today: date
+    thread_id: str | None
+    idempotency_key: str
+    state: Any
+
+
+def _setting(context: Any, name: str) -> Any:
+    if context is None:
+        return getattr(Context(), name)
+    if isinstance(context, dict):
+        return context.get(name, getattr(Context(), name))
+    return getattr(context, name, None)
+
+
+def _thread_id(runtime: ToolRuntime[Context]) -> str | None:
+    thread = _setting(runtime.context, "thread_id")
+    if thread:
+        return str(thread)
+    configurable = (runtime.config or {}).get("configurable") or {}
+    value = configurable.get("thread_id")
+    return None if value is None else str(value)
+
+
+def _run(runtime: ToolRuntime[Context], action: Callable[[_Call], dict[str, Any]]) -> dict:
+    """Open the CRM for the signed-in customer, run `action`, wrap its result or error."""
+    try:
+        customer_id = str(_setting(runtime.context, "customer_id") or "")
+        today_text = _setting(runtime.context, "today")
+        today = date.fromisoformat(today_text) if today_text else date.today()
+        thread_id = _thread_id(runtime)
+        call_id = runtime.tool_call_id or f"adhoc-{uuid.uuid4().hex}"
+        conn = connect(_setting(runtime.context, "crm_path"))
+        try:
+            call = _Call(
+                conn=conn,
+                customer=require_customer(conn, customer_id),
+                today=today,
+                thread_id=thread_id,
+                idempotency_key=f"{customer_id}:{thread_id or '-'}:{call_id}",
+                state=runtime.state,
+            )
+            data = action(call)
+        finally:
+            conn.close()
+    except (ValueError, LookupError) as exc:
+        return {"ok": False, "error": str(exc)}
+    except sqlite3.Error as exc:
+        return {"ok": False, "error": f"The account database is unavailable ({exc})."}
+    return {"ok": True, **data}
+
+
+def _invoice_dict(invoice: billing.Invoice) -> dict[str, Any]:
+    return {
+        "id": invoice.id,
+        "issued_on": invoice.issued_on,
+        "amount": invoice.amount,
+        "description": invoice.description,
+        "plan": invoice.plan,
+        "status": invoice.status,
+        "refunded": invoice.refunded,
+    }
+
+
+@tool
+def get_service_status(runtime: ToolRuntime[Context]) -> dict:
+    """Get the live status of Lumen components (Event API, dashboards, exports, webhooks,
+    sign-in/SSO, billing portal). `degraded` lists components not fully operational."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        components = get_status(call.conn)
+        return {
+            "components": [c.model_dump() for c in components],
+            "degraded": [c.name for c in components if not c.healthy],
+        }
+
+    return _run(runtime, action)
+
+
+@tool
+def search_knowledge_base(query: str, runtime: ToolRuntime[Context], limit: int = 3) -> dict:
+    """Search the help-center articles with the customer's words; returns the best matches
+    with a summary and numbered steps. `limit` is the most articles returned (1-5)."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        found = search_articles(call.conn, query, limit=min(max(limit, 1), 5))
+        return {
+            "articles": [
+                {
+                    "id": a.id,
+                    "title": a.title,
+                    "department": a.department,
+                    "summary": a.summary,
+                    "steps": a.steps,
+                }
+                for a in found
+            ]
+        }
+
+    return _run(runtime, action)
+
+
+@tool
+def get_customer_profile(runtime: ToolRuntime[Context]) -> dict:
+    """Get the signed-in customer's account: name, company, plan, MRR (dollars/month),
+    support tier, tags, seats, add-ons, and how many tickets are still open."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        return {
+            "customer": call.customer.model_dump(),
+            "open_tickets": tickets.count_open_tickets(call.conn, call.customer.id),
+        }
+
+    return _run(runtime, action)
+
+
+@tool
+def list_invoices(runtime: ToolRuntime[Context], limit: int = 5, status: str | None = None) -> dict:
+    """List the customer's most recent invoices, newest first (amounts in dollars).
+    `status` filters by paid, failed, open or void; `limit` is at most 50."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        found = billing.list_invoices(
+            call.conn, call.customer.id, limit=min(max(limit, 1), 50), status=status
+        )
+        return {"invoices": [_invoice_dict(i) for i in found]}
+
+    return _run(runtime, action)
+
+
+@tool
+def find_invoices(
+    runtime: ToolRuntime[Context],
+    amount: float | None = None,
+    date: str | None = None,
+    invoice_id: str | None = None,
+) -> dict:
+    """Find the customer's invoices by amount in dollars (matched to the cent), issue date
+    (YYYY-MM-DD, MM-DD or YYYY-MM) and/or invoice ID (e.g. INV-10001). All given filters
+    must match."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        found = billing.find_invoices(
+            call.conn, call.customer.id, amount=amount, date=date, invoice_id=invoice_id
+        )
+        return {"invoices": [_invoice_dict(i) for i in found]}
+
+    return _run(runtime, action)
+
+
+@tool
+def list_payments(runtime: ToolRuntime[Context], failed_only: bool = False) -> dict:
+    """List the customer's recent payment attempts (newest first) with method and, for
+    failed attempts, the failure reason. `failed_only` keeps only failed attempts."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        found = billing.list_payments(call.conn, call.customer.id, failed_only=failed_only)
+        return {"payments": [p.model_dump() for p in found]}
+
+    return _run(runtime, action)
+
+
+@tool
+def find_duplicate_charges(runtime: ToolRuntime[Context]) -> dict:
+    """Find charges billed twice (same amount and description within 2 days, both paid,
+    not yet refunded). `invoice_id` is the duplicate to refund."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        found = billing.find_duplicate_charges(call.conn, call.customer.id)
+        return {
+            "duplicates": [
+                {
+                    "invoice_id": d.duplicate_invoice_id,
+                    "original_invoice_id": d.original_invoice_id,
+                    "amount": d.amount,
+                    "issued_on": d.issued_on,
+                    "description": d.description,
+                }
+                for d in found
+            ]
+        }
+
+    return _run(runtime, action)
+
+
+@tool
+def request_refund(
+    invoice_id: str, amount: float, runtime: ToolRuntime[Context], reason: str = ""
+) -> dict:
+    """Request a refund of `amount` dollars on one of the customer's invoices, with the
+    customer's `reason`. Policy decides the outcome: approved (refund_id set),
+    needs_reason (ask why, then call again), needs_manager_approval (ticket_id set, a
+    manager reviews it) or rejected (see explanation)."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        result = refunds.request_refund(
+            call.conn,
+            call.customer.id,
+            invoice_id,
+            amount,
+            reason,
+            idempotency_key=call.idempotency_key,
+            today=call.today,
+            thread_id=call.thread_id,
+        )
+        return result.model_dump()
+
+    return _run(runtime, action)
+
+
+@tool
+def list_refunds(runtime: ToolRuntime[Context]) -> dict:
+    """List the customer's refunds (newest first) and refund requests waiting for a
+    manager's approval."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        found = refunds.list_refunds(call.conn, call.customer.id)
+        waiting = [
+            {
+                "ticket_id": t.id,
+                "subject": t.subject,
+                "status": t.status,
+                "created_at": t.created_at,
+            }
+            for t in tickets.list_tickets(call.conn, call.customer.id)
+            if t.kind == "refund_approval" and t.status != "resolved"
+        ]
+        return {"refunds": [r.model_dump() for r in found], "pending_approvals": waiting}
+
+    return _run(runtime, action)
+
+
+@tool
+def get_refund_policy(runtime: ToolRuntime[Context]) -> dict:
+    """Get the refund policy: what is refunded automatically, what needs a reason and what
+    needs a manager's approval, and how long refunds take."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        return {
+            "policy": refunds.refund_policy_text(),
+            "rules": refunds.refund_policy_rules(),
+            "limits": {
+                "auto_approve_below": refunds.AUTO_APPROVE_BELOW,
+                "reason_required_up_to": refunds.REASON_REQUIRED_UP_TO,
+                "max_age_days": refunds.MAX_AUTO_AGE_DAYS,
+                "processing_days": refunds.PROCESSING_DAYS,
+            },
+        }
+
+    return _run(runtime, action)
+
+
+@tool
+def get_current_plan(runtime: ToolRuntime[Context]) -> dict:
+    """Get the customer's current plan, its monthly list price in dollars, seats in use,
+    add-ons, billing cycle and renewal date."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        plan = plans.resolve_plan(call.customer.plan)
+        subscription = plans.current_subscription(call.conn, call.customer.id)
+        return {
+            "plan": plan.name,
+            "monthly_price": plan.monthly_price,
+            "seats": call.customer.seats,
+            "seats_included": plan.seats_included,
+            "addons": call.customer.addons,
+            "status": subscription.status if subscription else None,
+            "billing_cycle": subscription.billing_cycle if subscription else None,
+            "renews_on": subscription.renews_on if subscription else None,
+        }
+
+    return _run(runtime, action)
+
+
+@tool
+def compare_plans(target_plan: str, runtime: ToolRuntime[Context]) -> dict:
+    """Compare the customer's current plan with `target_plan` (Free, Starter, Professional
+    or Enterprise): prices, monthly difference in dollars, direction and features gained."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        comparison = plans.compare_plans(call.customer.plan, target_plan)
+        return comparison.model_dump()
+
+    return _run(runtime, action)
+
+
+@tool
+def get_upgrade_offer(
+    target_plan: str,
+    runtime: ToolRuntime[Context],
+    discount_pct: float = 10,
+    trial_days: int = 14,
+) -> dict:
+    """Prepare an upgrade offer to `target_plan` with a discount (percent) and a trial
+    (days). Offers are capped at 30 % and 30 days; `clamped` is true when the request was
+    reduced to the caps. Does not change the plan."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        offer = plans.make_offer(call.customer, target_plan, discount_pct, trial_days)
+        return {"offer": offer.model_dump()}
+
+    return _run(runtime, action)
+
+
+@tool
+def change_plan(target_plan: str, runtime: ToolRuntime[Context]) -> dict:
+    """Move the customer to `target_plan` once they have confirmed. Upgrades apply
+    immediately; downgrades apply at the next renewal."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        change = plans.change_plan(
+            call.conn,
+            call.customer.id,
+            target_plan,
+            idempotency_key=call.idempotency_key,
+            today=call.today,
+            thread_id=call.thread_id,
+        )
+        return {
+            "from_plan": change.from_plan,
+            "to_plan": change.to_plan,
+            "monthly_difference": change.monthly_difference,
+            "effective": change.effective,
+            "effective_on": change.effective_on,
+        }
+
+    return _run(runtime, action)
+
+
+def _state_value(state: Any, key: str) -> Any:
+    if isinstance(state, dict):
+        return state.get(key)
+    return getattr(state, key, None)
+
+
+@tool
+def create_ticket(
+    subject: str, summary: str, runtime: ToolRuntime[Context], priority: str = "medium"
+) -> dict:
+    """Open a support ticket for follow-up by the support team. `priority` is low, medium,
+    high or critical. Returns the ticket ID to give the customer."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        agent = _state_value(call.state, "active_agent")
+        triage = _state_value(call.state, "triage") or {}
+        sentiment = triage.get("sentiment") if isinstance(triage, dict) else None
+        if sentiment not in tickets.TICKET_SENTIMENTS:
+            sentiment = "neutral"
+        ticket = tickets.create_ticket(
+            call.conn,
+            call.customer.id,
+            kind=_AGENT_TICKET_KIND.get(str(agent), "other"),
+            subject=subject,
+            summary=summary,
+            priority=priority,
+            sentiment=sentiment,
+            idempotency_key=call.idempotency_key,
+            thread_id=call.thread_id,
+        )
+        return {"ticket_id": ticket.id, "status": ticket.status, "priority": ticket.priority}
+
+    return _run(runtime, action)
+
+
+TOOLS_BY_AGENT: dict[str, list[BaseTool]] = {
+    "technical": [get_service_status, search_knowledge_base, get_customer_profile, create_ticket],
+    "billing": [
+        get_customer_profile,
+        list_invoices,
+        find_invoices,
+        list_payments,
+        search_knowledge_base,
+    ],
+    "refunds": [
+        find_duplicate_charges,
+        find_invoices,
+        list_invoices,
+        request_refund,
+        list_refunds,
+        get_refund_policy,
+    ],
+    "sales": [
+        get_customer_profile,
+        get_current_plan,
+        compare_plans,
+        get_upgrade_offer,
+        change_plan,
+    ],
+    "faq": [search_knowledge_base],
+}
+"""Tools bound to each specialist node, keyed by node name."""
+
+ALL_TOOLS: list[BaseTool] = list(
+    {t.name: t for agent_tools in TOOLS_BY_AGENT.values() for t in agent_tools}.values()
+)
+"""Every tool once, e.g. for a shared ToolNode."""

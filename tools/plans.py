@@ -1,0 +1,407 @@
+"""Lumen plans, plan comparison, upgrade offers and plan changes.
+
+Prices and offer caps come from DESIGN.md "Data and tools": Free $0, Starter $29,
+Professional $99, Enterprise $299 per month; an upgrade offer has at most a 30 % discount
+and at most a 30-day trial. Offers above the caps are clamped, never refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from tools.customers import Customer, require_customer
+from tools.database import transaction, utc_now
+from tools.events import record_event
+
+MAX_DISCOUNT_PCT = 30.0
+"""Largest discount an offer may carry, in percent (DESIGN.md "Upgrade offers")."""
+
+MAX_TRIAL_DAYS = 30
+"""Longest trial an offer may carry, in days (DESIGN.md "Upgrade offers")."""
+
+
+class Plan(BaseModel):
+    """One Lumen plan."""
+
+    name: str
+    monthly_price: float = Field(description="List price in dollars per month.")
+    seats_included: int | None = Field(description="Seats included; None means unlimited.")
+    events_per_month: int = Field(description="Tracked events included per month.")
+    features: list[str] = Field(description="Everything the plan includes (cumulative).")
+
+
+def _plans() -> dict[str, Plan]:
+    tiers: list[tuple[str, float, int | None, int, list[str]]] = [
+        (
+            "Free",
+            0.0,
+            3,
+            100_000,
+            ["Event tracking API and SDKs", "Dashboards", "30-day data history", "Community help"],
+        ),
+        (
+            "Starter",
+            29.0,
+            5,
+            1_000_000,
+            ["Funnels", "CSV export", "Slack integration", "1-year data history", "Email support"],
+        ),
+        (
+            "Professional",
+            99.0,
+            20,
+            10_000_000,
+            [
+                "Cohorts",
+                "Parquet export and warehouse sync",
+                "Segment, Salesforce and webhook integrations",
+                "Enforced two-factor authentication",
+                "Unlimited data history",
+            ],
+        ),
+        (
+            "Enterprise",
+            299.0,
+            None,
+            100_000_000,
+            [
+                "SSO with SAML and Okta",
+                "Audit log",
+                "Snowflake sync",
+                "99.9 % uptime commitment",
+                "Dedicated success manager",
+            ],
+        ),
+    ]
+    plans: dict[str, Plan] = {}
+    features: list[str] = []
+    for name, price, seats, events, added in tiers:
+        features = [*features, *added]
+        plans[name] = Plan(
+            name=name,
+            monthly_price=price,
+            seats_included=seats,
+            events_per_month=events,
+            features=features,
+        )
+    return plans
+
+
+PLANS: dict[str, Plan] = _plans()
+"""Plans by name, cheapest first."""
+
+PLAN_ORDER: tuple[str, ...] = tuple(PLANS)
+"""Plan names from cheapest to most expensive."""
+
+_ALIASES = {
+    "free": "Free",
+    "starter": "Starter",
+    "start": "Starter",
+    "pro": "Professional",
+    "professional": "Professional",
+    "prof": "Professional",
+    "enterprise": "Enterprise",
+    "ent": "Enterprise",
+}
+
+
+class UnknownPlanError(ValueError):
+    """Raised for a plan name that matches no plan; the message lists the valid names."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Unknown plan {name!r}; valid plans are {', '.join(PLAN_ORDER)}")
+        self.name = name
+
+
+def resolve_plan(name: str) -> Plan:
+    """Return the plan called `name`, matched case-insensitively.
+
+    Accepts short forms and a trailing "plan": `pro`, `Pro plan`, `ENTERPRISE`, `starter`.
+
+    Raises:
+        UnknownPlanError: if nothing matches.
+    """
+    key = " ".join(name.lower().replace("-", " ").split())
+    key = key.removeprefix("the ").removesuffix(" plan").removesuffix(" tier").strip()
+    canonical = _ALIASES.get(key)
+    if canonical is None:
+        raise UnknownPlanError(name)
+    return PLANS[canonical]
+
+
+Direction = Literal["upgrade", "downgrade", "same"]
+
+
+class PlanComparison(BaseModel):
+    """Difference between two plans; money in dollars per month."""
+
+    current_plan: str
+    target_plan: str
+    current_price: float
+    target_price: float
+    monthly_difference: float = Field(description="target minus current, dollars per month.")
+    direction: Direction
+    features_gained: list[str]
+    features_lost: list[str]
+    target_seats_included: int | None
+
+
+def compare_plans(current: str, target: str) -> PlanComparison:
+    """Compare plan `current` with plan `target` (names matched as in `resolve_plan`).
+
+    Raises:
+        UnknownPlanError: if either name is unknown.
+    """
+    old, new = resolve_plan(current), resolve_plan(target)
+    old_rank, new_rank = PLAN_ORDER.index(old.name), PLAN_ORDER.index(new.name)
+    direction: Direction = (
+        "same" if old_rank == new_rank else "upgrade" if new_rank > old_rank else "downgrade"
+    )
+    return PlanComparison(
+        current_plan=old.name,
+        target_plan=new.name,
+        current_price=old.monthly_price,
+        target_price=new.monthly_price,
+        monthly_difference=round(new.monthly_price - old.monthly_price, 2),
+        direction=direction,
+        features_gained=[f for f in new.features if f not in old.features],
+        features_lost=[f for f in old.features if f not in new.features],
+        target_seats_included=new.seats_included,
+    )
+
+
+class Offer(BaseModel):
+    """An upgrade (or retention) offer, already within the caps."""
+
+    customer_id: str
+    current_plan: str
+    target_plan: str
+    list_price: float = Field(description="Target plan list price, dollars per month.")
+    discount_pct: float = Field(description=f"Discount in percent, 0-{MAX_DISCOUNT_PCT:g}.")
+    discounted_price: float = Field(description="Price after discount, dollars per month.")
+    monthly_difference: float = Field(
+        description="Discounted target price minus the current plan price, dollars per month."
+    )
+    trial_days: int = Field(description=f"Trial length in days, 0-{MAX_TRIAL_DAYS}.")
+    requested_discount_pct: float
+    requested_trial_days: int
+    clamped: bool = Field(description="True when the request exceeded a cap and was reduced.")
+    max_discount_pct: float = MAX_DISCOUNT_PCT
+    max_trial_days: int = MAX_TRIAL_DAYS
+    explanation: str
+
+
+def make_offer(customer: Customer, target: str, discount_pct: float, trial_days: int) -> Offer:
+    """Build an offer for `customer` to move to `target`, clamped to the caps.
+
+    The discount is limited to 0..`MAX_DISCOUNT_PCT` percent and the trial to
+    0..`MAX_TRIAL_DAYS` days; `clamped` says whether either was reduced. An offer on the
+    customer's current plan is a retention discount and carries no trial.
+
+    Raises:
+        UnknownPlanError: for an unknown target.
+        ValueError: when `target` is a downgrade (offers are for upgrades or retention).
+    """
+    comparison = compare_plans(customer.plan, target)
+    if comparison.direction == "downgrade":
+        raise ValueError(
+            f"Offers apply to upgrades; {comparison.target_plan} is a downgrade from "
+            f"{comparison.current_plan}"
+        )
+    discount = min(max(float(discount_pct), 0.0), MAX_DISCOUNT_PCT)
+    trial_cap = 0 if comparison.direction == "same" else MAX_TRIAL_DAYS
+    trial = min(max(int(trial_days), 0), trial_cap)
+    clamped = discount != float(discount_pct) or trial != int(trial_days)
+    price = round(comparison.target_price * (1 - discount / 100), 2)
+    explanation = (
+        f"{comparison.target_plan} at ${price:,.2f}/month ({discount:g} % off "
+        f"${comparison.target_price:,.2f})" + (f" with a {trial}-day trial" if trial else "") + "."
+    )
+    if clamped:
+        explanation += (
+            f" Offers are capped at {MAX_DISCOUNT_PCT:g} % off and a {MAX_TRIAL_DAYS}-day trial."
+        )
+    return Offer(
+        customer_id=customer.id,
+        current_plan=comparison.current_plan,
+        target_plan=comparison.target_plan,
+        list_price=comparison.target_price,
+        discount_pct=discount,
+        discounted_price=price,
+        monthly_difference=round(price - comparison.current_price, 2),
+        trial_days=trial,
+        requested_discount_pct=float(discount_pct),
+        requested_trial_days=int(trial_days),
+        clamped=clamped,
+        explanation=explanation,
+    )
+
+
+class PlanChange(BaseModel):
+    """A recorded plan change; money in dollars per month."""
+
+    customer_id: str
+    from_plan: str
+    to_plan: str
+    monthly_difference: float = Field(description="List price difference, new minus old.")
+    discount_pct: float
+    trial_days: int
+    effective_on: str = Field(description="ISO date the new plan takes effect.")
+    effective: str = Field(description="'immediately' or 'at renewal on YYYY-MM-DD'.")
+    created_at: str
+
+
+def _renews_on(conn: sqlite3.Connection, customer_id: str, today: date) -> date:
+    row = conn.execute(
+        "SELECT renews_on FROM subscriptions WHERE customer_id = ? "
+        "AND status IN ('active', 'past_due', 'trialing') ORDER BY id DESC LIMIT 1",
+        (customer_id,),
+    ).fetchone()
+    if row is not None and row[0]:
+        return date.fromisoformat(row[0])
+    first_next = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return first_next
+
+
+def _from_row(row: sqlite3.Row, today: date) -> PlanChange:
+    effective_on = row["effective_on"]
+    immediate = effective_on <= today.isoformat()
+    return PlanChange(
+        customer_id=row["customer_id"],
+        from_plan=row["from_plan"],
+        to_plan=row["to_plan"],
+        monthly_difference=row["monthly_delta"],
+        discount_pct=row["discount_pct"],
+        trial_days=row["trial_days"],
+        effective_on=effective_on,
+        effective="immediately" if immediate else f"at renewal on {effective_on}",
+        created_at=row["created_at"],
+    )
+
+
+def change_plan(
+    conn: sqlite3.Connection,
+    customer_id: str,
+    target: str,
+    *,
+    idempotency_key: str,
+    discount_pct: float = 0,
+    trial_days: int = 0,
+    today: date | None = None,
+    thread_id: str | None = None,
+) -> PlanChange:
+    """Move `customer_id` to plan `target` and record it in `plan_changes`.
+
+    Upgrades take effect `today` (the customer row, MRR and subscription change now);
+    downgrades take effect at the next renewal date (recorded now, the customer keeps the
+    current plan until then). Discount and trial are clamped as in `make_offer`.
+    Idempotent per `idempotency_key`: a repeated key returns the first change unchanged.
+
+    Args:
+        today: date of the change; the real date when None.
+
+    Raises:
+        UnknownCustomerError: if the customer does not exist.
+        UnknownPlanError: for an unknown target.
+        ValueError: when the customer is already on `target`.
+    """
+    day = today or date.today()
+    with transaction(conn):
+        existing = conn.execute(
+            "SELECT * FROM plan_changes WHERE idempotency_key = ?", (idempotency_key,)
+        ).fetchone()
+        if existing is not None:
+            return _from_row(existing, day)
+        customer = require_customer(conn, customer_id)
+        comparison = compare_plans(customer.plan, target)
+        if comparison.direction == "same":
+            raise ValueError(f"The account is already on the {comparison.target_plan} plan")
+        discount, trial = 0.0, 0
+        if comparison.direction == "upgrade":
+            offer = make_offer(customer, comparison.target_plan, discount_pct, trial_days)
+            discount, trial = offer.discount_pct, offer.trial_days
+            effective_on = day
+        else:
+            effective_on = _renews_on(conn, customer.id, day)
+        now = utc_now()
+        conn.execute(
+            "INSERT INTO plan_changes (customer_id, from_plan, to_plan, monthly_delta, "
+            "discount_pct, trial_days, effective_on, idempotency_key, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                customer.id,
+                comparison.current_plan,
+                comparison.target_plan,
+                comparison.monthly_difference,
+                discount,
+                trial,
+                effective_on.isoformat(),
+                idempotency_key,
+                now,
+            ),
+        )
+        if comparison.direction == "upgrade":
+            _apply_upgrade(conn, customer, comparison, day)
+        record_event(
+            conn,
+            kind="plan_changed",
+            customer_id=customer.id,
+            thread_id=thread_id,
+            payload={
+                "from_plan": comparison.current_plan,
+                "to_plan": comparison.target_plan,
+                "effective_on": effective_on.isoformat(),
+                "discount_pct": discount,
+                "trial_days": trial,
+            },
+        )
+        row = conn.execute(
+            "SELECT * FROM plan_changes WHERE idempotency_key = ?", (idempotency_key,)
+        ).fetchone()
+        return _from_row(row, day)
+
+
+def _apply_upgrade(
+    conn: sqlite3.Connection, customer: Customer, comparison: PlanComparison, day: date
+) -> None:
+    new_mrr = round(customer.mrr + comparison.monthly_difference, 2)
+    conn.execute(
+        "UPDATE customers SET plan = ?, mrr = ? WHERE id = ?",
+        (comparison.target_plan, new_mrr, customer.id),
+    )
+    renews_on = _renews_on(conn, customer.id, day)
+    conn.execute(
+        "UPDATE subscriptions SET status = 'ended' WHERE customer_id = ? "
+        "AND status IN ('active', 'past_due', 'trialing')",
+        (customer.id,),
+    )
+    conn.execute(
+        "INSERT INTO subscriptions (customer_id, plan, status, billing_cycle, started_at, "
+        "renews_on) VALUES (?, ?, 'active', 'monthly', ?, ?)",
+        (customer.id, comparison.target_plan, day.isoformat(), renews_on.isoformat()),
+    )
+
+
+class Subscription(BaseModel):
+    """A customer's current subscription."""
+
+    plan: str
+    status: str = Field(description="active, past_due or trialing.")
+    billing_cycle: str = Field(description="monthly or annual.")
+    started_at: str
+    renews_on: str | None
+
+
+def current_subscription(conn: sqlite3.Connection, customer_id: str) -> Subscription | None:
+    """Return `customer_id`'s live subscription (active, past_due or trialing), or None."""
+    row = conn.execute(
+        "SELECT plan, status, billing_cycle, started_at, renews_on FROM subscriptions "
+        "WHERE customer_id = ? AND status IN ('active', 'past_due', 'trialing') "
+        "ORDER BY id DESC LIMIT 1",
+        (customer_id,),
+    ).fetchone()
+    return None if row is None else Subscription.model_validate(dict(row))
