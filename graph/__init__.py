@@ -1,0 +1,1 @@
+"""The support graph: state, runtime context, models, routing, persistence and builder."""

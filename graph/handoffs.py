@@ -1,0 +1,127 @@
+"""Handoff tools generated from the destination map, with the per-turn loop guard.
+
+A handoff is a state update, not a keyword match on reply text: a `transfer_to_<agent>`
+tool call returns a `Command` that sets `intent` to the destination's intent and appends a
+`HandoffRecord`; the conditional edge after the tool node routes on that intent.
+
+Loop guard (DESIGN.md "Graph"): more than `Context.handoff_budget` transfers in one turn,
+or a transfer straight back to the agent that just handed over (A -> B -> A), goes to the
+human escalation node instead, with the reason recorded in the handoff record.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from langgraph.types import Command
+
+from graph.context import Context
+from graph.state import INTENT_FOR_AGENT, HandoffRecord
+from nodes import prompts
+
+DESTINATIONS: dict[str, tuple[str, ...]] = {
+    "technical": ("billing", "refunds", "sales", "faq", "escalation"),
+    "billing": ("technical", "refunds", "sales", "faq", "escalation"),
+    "refunds": ("technical", "billing", "sales", "faq", "escalation"),
+    "sales": ("technical", "billing", "refunds", "faq", "escalation"),
+    "faq": ("technical", "billing", "refunds", "sales", "escalation"),
+}
+"""Specialist -> the agents it may transfer the conversation to."""
+
+DESCRIPTIONS: dict[str, str] = {
+    "technical": "errors, outages, API/SDK/integration problems, login, SSO, 2FA",
+    "billing": "invoices, charges, payment methods, failed payments, tax, billing dates",
+    "refunds": "refund requests, duplicate charges, refund status and refund policy",
+    "sales": "upgrades, downgrades, plan comparison, pricing, seats, trials, cancellation",
+    "faq": "how-to and product questions answered from the knowledge base",
+    "escalation": "a human agent: complaints, legal threats, security incidents, or when stuck",
+}
+
+
+def guard_destination(
+    state: dict[str, Any], source: str, target: str, budget: int
+) -> tuple[str, str | None]:
+    """Apply the loop guard to a requested transfer.
+
+    Args:
+        state: current graph state (`turn`, `turn_handoffs`, `handoffs`).
+        source: agent asking for the transfer.
+        target: requested destination agent.
+        budget: most transfers allowed in one turn (`Context.handoff_budget`).
+
+    Returns:
+        `(destination, guard_reason)`: the requested target and None, or `escalation` and
+        why the guard stopped the transfer.
+    """
+    used = int(state.get("turn_handoffs") or 0)
+    if used + 1 > budget:
+        return "escalation", prompts.BUDGET_REASON.format(budget=budget)
+    turn = state.get("turn")
+    for record in state.get("handoffs") or []:
+        if (
+            record.get("turn") == turn
+            and record.get("from_agent") == target
+            and record.get("to_agent") == source
+        ):
+            return "escalation", prompts.PING_PONG_REASON.format(a=target, b=source)
+    return target, None
+
+
+def make_handoff_tool(target: str) -> BaseTool:
+    """Create the `transfer_to_<target>` tool.
+
+    Args:
+        target: destination agent name (a key of `INTENT_FOR_AGENT`).
+
+    Returns:
+        A tool with arguments `reason` and `summary` (strings) that returns a `Command`
+        updating `intent`, `handoffs`, `turn_handoffs` and `messages`.
+
+    Raises:
+        KeyError: `target` is not a known agent.
+    """
+    if target not in INTENT_FOR_AGENT:
+        raise KeyError(f"Unknown handoff destination {target!r}")
+    name = f"transfer_to_{target}"
+
+    def transfer(
+        reason: Annotated[str, "Why the other department should take over, one sentence."],
+        summary: Annotated[str, "What the customer wants, one sentence, so they need not repeat."],
+        runtime: ToolRuntime[Context, dict],
+    ) -> Command:
+        state = runtime.state or {}
+        source = str(state.get("active_agent") or "triage")
+        destination, guard_reason = guard_destination(
+            state, source, target, runtime.context.handoff_budget
+        )
+        triage = state.get("triage") or {}
+        record: HandoffRecord = {
+            "from_agent": source,
+            "to_agent": destination,
+            "reason": guard_reason or reason,
+            "summary": summary or triage.get("summary", ""),
+            "priority": triage.get("priority", "medium"),
+            "sentiment": triage.get("sentiment", "neutral"),
+            "entities": triage.get("entities") or {},
+            "turn": int(state.get("turn") or 0),
+        }
+        note = f"Transferred to {destination}: {record['reason']}"
+        return Command(
+            update={
+                "intent": INTENT_FOR_AGENT[destination],
+                "handoffs": [record],
+                "turn_handoffs": int(state.get("turn_handoffs") or 0) + 1,
+                "messages": [
+                    ToolMessage(content=note, name=name, tool_call_id=runtime.tool_call_id or "")
+                ],
+            }
+        )
+
+    description = (
+        f"Transfer the conversation to the {target} team ({DESCRIPTIONS[target]}). "
+        "Use when the customer's request belongs there."
+    )
+    return tool(name, description=description)(transfer)

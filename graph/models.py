@@ -1,0 +1,79 @@
+"""Create chat models from a `provider:model` string, in one place.
+
+Supported names:
+
+- `local`: the embedded deterministic model (`local_model.chat_model.LocalSupportModel`);
+  no network, no key.
+- `openai:<model>`: `langchain_openai.ChatOpenAI`, which also serves any OpenAI-compatible
+  server (Ollama, vLLM, llama.cpp) through `OPENAI_BASE_URL`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
+
+
+class ModelConfigError(ValueError):
+    """A model name cannot be turned into a working chat model (bad name, missing key)."""
+
+
+SUPPORTED_PROVIDERS = ("local", "openai")
+
+
+def check_model_name(name: str) -> None:
+    """Validate a model name and its credentials without creating a client.
+
+    Args:
+        name: `local` or `openai:<model>`.
+
+    Raises:
+        ModelConfigError: unknown provider, empty model part, or an `openai:` model with
+            neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` set.
+    """
+    if name == "local":
+        return
+    provider, sep, model = name.partition(":")
+    if not sep or not model:
+        raise ModelConfigError(
+            f"Model {name!r} is not of the form 'provider:model' "
+            f"(supported: 'local', 'openai:<model>')."
+        )
+    if provider != "openai":
+        raise ModelConfigError(
+            f"Unknown model provider {provider!r} in {name!r}; supported: "
+            f"{', '.join(SUPPORTED_PROVIDERS)}."
+        )
+    if not os.environ.get("OPENAI_API_KEY") and not os.environ.get("OPENAI_BASE_URL"):
+        raise ModelConfigError(
+            f"Model {name!r} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible "
+            "server such as Ollama). Set it, or use the embedded model with --model local."
+        )
+
+
+@lru_cache(maxsize=16)
+def load_chat_model(name: str) -> BaseChatModel:
+    """Return the chat model named `name`, cached per name.
+
+    Args:
+        name: `local` or `openai:<model>` (see module docstring).
+
+    Returns:
+        A LangChain chat model supporting `bind_tools` and `with_structured_output`.
+
+    Raises:
+        ModelConfigError: as `check_model_name`.
+    """
+    check_model_name(name)
+    if name == "local":
+        from local_model.chat_model import LocalSupportModel
+
+        return LocalSupportModel()
+    from langchain_openai import ChatOpenAI
+
+    _, _, model = name.partition(":")
+    api_key = SecretStr(os.environ.get("OPENAI_API_KEY") or "not-needed")
+    return ChatOpenAI(model=model, temperature=0, api_key=api_key, max_retries=2, timeout=60)

@@ -1,0 +1,1 @@
+"""Agent nodes of the support graph: triage, the specialists and human escalation."""
