@@ -1,0 +1,1 @@
+"""Entry points for people: the `support-swarm` CLI and the conversation service it uses."""

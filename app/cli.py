@@ -1,0 +1,311 @@
+"""`support-swarm`: run, inspect and measure support conversations from the terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from app.render import print_history, print_turn
+from app.scenarios import INVALID_INPUTS, SCENARIOS
+from app.service import SupportService, ThreadOwnerError, UnknownThreadError
+from graph.context import Context, default_data_dir
+from graph.models import ModelConfigError
+from nodes.triage import InvalidMessageError
+from tools import database
+from tools.customers import UnknownCustomerError
+
+app = typer.Typer(
+    help="Multi-agent customer support on a LangGraph state machine. Conversations are "
+    "triaged, routed to specialists that use tools on the CRM database, and remembered per "
+    "thread in SQLite.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Manage the CRM database.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure triage quality.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(eval_app, name="eval")
+
+console = Console()
+err_console = Console(stderr=True)
+
+USER_ERRORS = (
+    InvalidMessageError,
+    UnknownCustomerError,
+    UnknownThreadError,
+    ThreadOwnerError,
+    ModelConfigError,
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Folder for the databases [env: SUPPORT_SWARM_DATA].", show_default=False
+    ),
+]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Model as provider:model, e.g. openai:gpt-4o-mini; "
+        "'local' is the embedded model [env: SUPPORT_MODEL].",
+    ),
+]
+TriageModel = Annotated[
+    str | None, typer.Option("--triage-model", help="Cheaper model for triage only.")
+]
+Customer = Annotated[str, typer.Option("--customer", "-c", help="Signed-in customer ID.")]
+
+
+def _service(
+    data_dir: Path | None, model: str | None, triage_model: str | None = None
+) -> SupportService:
+    context = Context()
+    if model:
+        context.model = model
+    if triage_model:
+        context.triage_model = triage_model
+    try:
+        return SupportService(data_dir, context)
+    except ModelConfigError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]Error:[/] {message}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def ask(
+    message: Annotated[str, typer.Argument(help="The customer's message.")],
+    customer: Customer = "C001",
+    thread: Annotated[
+        str | None, typer.Option("--thread", "-t", help="Thread ID; new if omitted.")
+    ] = None,
+    data_dir: DataDir = None,
+    model: Model = None,
+    triage_model: TriageModel = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Send one message and print the reply, the intent and the agent that answered."""
+    thread_id = thread or f"t-{uuid.uuid4().hex[:10]}"
+    with _service(data_dir, model, triage_model) as service:
+        try:
+            result = service.send(message, thread_id=thread_id, customer_id=customer)
+        except USER_ERRORS as exc:
+            _fail(str(exc))
+    if as_json:
+        print(json.dumps(asdict(result), default=str))
+    else:
+        print_turn(console, result)
+
+
+@app.command()
+def chat(
+    customer: Customer = "C001",
+    thread: Annotated[
+        str | None, typer.Option("--thread", "-t", help="Resume this thread ID.")
+    ] = None,
+    data_dir: DataDir = None,
+    model: Model = None,
+    triage_model: TriageModel = None,
+) -> None:
+    """Chat interactively as a customer. Empty line or Ctrl-D quits."""
+    thread_id = thread or f"t-{uuid.uuid4().hex[:10]}"
+    with _service(data_dir, model, triage_model) as service:
+        console.print(
+            f"Thread [bold]{thread_id}[/] as customer [bold]{customer}[/]. Empty line to quit."
+        )
+        if thread:
+            try:
+                print_history(console, thread_id, service.history(thread_id))
+            except UnknownThreadError:
+                console.print("(new thread)")
+        while True:
+            try:
+                text = console.input("[bold cyan]you>[/] ")
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not text.strip():
+                break
+            try:
+                print_turn(console, service.send(text, thread_id=thread_id, customer_id=customer))
+            except USER_ERRORS as exc:
+                err_console.print(f"[bold red]Error:[/] {exc}")
+    console.print(f"Resume with: support-swarm chat --customer {customer} --thread {thread_id}")
+
+
+@app.command()
+def threads(data_dir: DataDir = None) -> None:
+    """List stored conversation threads."""
+    with _service(data_dir, None) as service:
+        rows = service.threads()
+    table = Table("thread", "customer", "turns", "checkpoints", "updated")
+    for row in rows:
+        table.add_row(
+            row.thread_id,
+            row.customer_id or "-",
+            str(row.turns),
+            str(row.checkpoints),
+            row.updated_at or "-",
+        )
+    console.print(table if rows else "No threads yet.")
+
+
+@app.command()
+def history(
+    thread: Annotated[str, typer.Argument(help="Thread ID.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Show a thread's turns: messages, answering agents and handoffs."""
+    with _service(data_dir, None) as service:
+        try:
+            turns = service.history(thread)
+        except UnknownThreadError as exc:
+            _fail(str(exc))
+    print_history(console, thread, turns)
+
+
+@db_app.command("reset")
+def db_reset(
+    data_dir: DataDir = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete the CRM database and recreate it from the fixtures."""
+    path = (data_dir or default_data_dir()) / "crm.sqlite"
+    if not yes and not typer.confirm(f"Reset {path}? Refunds, tickets and plan changes are lost"):
+        raise typer.Abort()
+    database.reset(path)
+    console.print(f"Reset and reseeded {path}.")
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    model: Model = None,
+) -> None:
+    """Run the standard conversations end to end and print every turn.
+
+    Uses a fresh temporary data folder unless --data-dir is given.
+    """
+    with tempfile.TemporaryDirectory(prefix="support-swarm-demo-") as tmp:
+        folder = data_dir or Path(tmp)
+        console.print(Panel.fit(f"support-swarm demo - data in {folder}", style="bold"))
+        with _service(folder, model) as service:
+            for number, scenario in enumerate(SCENARIOS, start=1):
+                thread_id = f"demo-{number:02d}"
+                console.rule(
+                    f"{number}. {scenario.title}  [dim]customer {scenario.customer_id}, "
+                    f"thread {thread_id}[/]"
+                )
+                for text in scenario.messages:
+                    print_turn(
+                        console,
+                        service.send(text, thread_id=thread_id, customer_id=scenario.customer_id),
+                    )
+        for number, scenario in enumerate(SCENARIOS, start=1):
+            for text in scenario.resume_in_new_process:
+                thread_id = f"demo-{number:02d}"
+                console.rule(f"{number}. {scenario.title} (continued in a new process)")
+                _ask_in_new_process(folder, model, scenario.customer_id, thread_id, text)
+        console.rule("Invalid input")
+        with _service(folder, model) as service:
+            for customer_id, text in INVALID_INPUTS:
+                shown = text if len(text) < 60 else f"{text[:20]}... ({len(text):,} chars)"
+                try:
+                    service.send(text, thread_id="demo-invalid", customer_id=customer_id)
+                except USER_ERRORS as exc:
+                    console.print(f"[dim]{customer_id}[/] {shown!r} -> [red]{exc}[/]")
+
+
+def _ask_in_new_process(
+    folder: Path, model: str | None, customer: str, thread: str, text: str
+) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "ask",
+        text,
+        "--customer",
+        customer,
+        "--thread",
+        thread,
+        "--data-dir",
+        str(folder),
+    ]
+    if model:
+        command += ["--model", model]
+    env = {**os.environ, "COLUMNS": str(console.width)}
+    subprocess.run(command, check=True, env=env)
+
+
+@eval_app.command("routing")
+def eval_routing(
+    files: Annotated[list[Path], typer.Argument(help="JSON Lines files of {text, label}.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    threshold: Annotated[float, typer.Option(help="Classifier confidence threshold.")] = 0.5,
+) -> None:
+    """Run the embedded triage on labelled messages; print accuracy, per-intent precision
+    and recall, a confusion matrix and p50/p99 triage time."""
+    from evals.routing import evaluate_routing, load_labelled, render_report
+    from local_model.triage import classify_message
+
+    try:
+        rows = load_labelled(files)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc))
+    report = evaluate_routing(rows, lambda text: classify_message(text, threshold=threshold))
+    if as_json:
+        print(report.model_dump_json())
+    else:
+        render_report(report, console)
+
+
+@app.command()
+def bench(
+    turns: Annotated[int, typer.Option("--turns", min=1, help="Turns in the thread.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time one long thread through the full graph (local model, fresh SQLite files)."""
+    from app.bench import run_bench
+
+    with console.status("running benchmark...") if not as_json else _null():
+        figures = run_bench(turns)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    table = Table("figure", "value")
+    for key, value in figures.items():
+        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else f"{value:,}")
+    console.print(table)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

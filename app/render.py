@@ -1,0 +1,48 @@
+"""Rich rendering of turns and thread histories for the CLI."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from app.service import Turn, TurnResult
+from graph.state import HandoffRecord
+
+
+def _handoff_line(record: HandoffRecord) -> Text:
+    return Text.assemble(
+        ("  handoff ", "magenta"),
+        (f"{record['from_agent']} -> {record['to_agent']}", "bold magenta"),
+        (f": {record['reason']}", "magenta"),
+    )
+
+
+def print_turn(console: Console, result: TurnResult) -> None:
+    """Print one turn: customer message, route, handoffs and the reply with its agent."""
+    console.print(
+        Text.assemble(
+            (f"{result.customer_id} ", "dim"), ("customer: ", "bold cyan"), result.message
+        )
+    )
+    console.print(
+        Text.assemble(
+            ("  route ", "dim"),
+            (" -> ".join(result.route), "yellow"),
+            (f"   intent={result.intent}", "dim"),
+        )
+    )
+    for record in result.handoffs:
+        console.print(_handoff_line(record))
+    console.print(Text.assemble((f"{result.agent}: ", "bold green"), result.reply))
+    console.print()
+
+
+def print_history(console: Console, thread_id: str, turns: list[Turn]) -> None:
+    """Print a thread's turns with the agents that answered and the handoffs."""
+    console.print(Text(f"Thread {thread_id}: {len(turns)} turn(s)", style="bold"))
+    for turn in turns:
+        console.print(Text.assemble((f"[{turn.number}] customer: ", "bold cyan"), turn.customer))
+        for record in turn.handoffs:
+            console.print(_handoff_line(record))
+        for agent, text in turn.replies:
+            console.print(Text.assemble((f"    {agent}: ", "bold green"), text))
