@@ -1,0 +1,1 @@
+"""Embedded triage model: intent classifier, deterministic triage rules and training data."""

@@ -1,0 +1,195 @@
+"""Embedded intent classifier: TF-IDF features and logistic regression (scikit-learn).
+
+The model is trained from the project's own labelled utterances
+(`local_model/data/utterances.jsonl`) the first time it is needed; training takes
+well under two seconds, so no fitted model is stored on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from graph.state import INTENTS
+
+CLARIFY = "clarify"
+"""Training label for messages too vague to route (not a department)."""
+
+LABELS: tuple[str, ...] = (*INTENTS, CLARIFY)
+"""Every label the classifier can predict: the seven departments plus `clarify`."""
+
+DATA_PATH = Path(__file__).parent / "data" / "utterances.jsonl"
+"""The project's own labelled training utterances (JSON Lines `{"text", "label"}`)."""
+
+RANDOM_STATE = 0
+"""Fixed seed so training is deterministic."""
+
+_DIGITS = re.compile(r"\d")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """Return `text` lower-cased, with every digit mapped to `0` and whitespace collapsed.
+
+    Mapping digits keeps the shape of amounts, status codes and invoice numbers
+    ("$750" -> "$000", "500 error" -> "000 error") without tying the model to values.
+    """
+    return _SPACES.sub(" ", _DIGITS.sub("0", text.lower())).strip()
+
+
+@dataclass(frozen=True)
+class IntentPrediction:
+    """Classifier output for one message.
+
+    `label` is the most probable label (a department or `clarify`), `confidence`
+    its probability (0-1) and `scores` the probability of every label in `LABELS`.
+    """
+
+    label: str
+    confidence: float
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def load_utterances(path: Path | str = DATA_PATH) -> tuple[list[str], list[str]]:
+    """Read training utterances from a JSON Lines file.
+
+    Args:
+        path: file with one `{"text": str, "label": str}` object per line.
+
+    Returns:
+        `(texts, labels)`, two lists of equal length in file order.
+
+    Raises:
+        ValueError: a line is not valid JSON, lacks a non-empty `text`, or has a
+            label outside `LABELS`; the message names the file and line number.
+    """
+    texts: list[str] = []
+    labels: list[str] = []
+    with Path(path).open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
+            text = row.get("text") if isinstance(row, dict) else None
+            label = row.get("label") if isinstance(row, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{path}:{number}: missing or empty 'text'")
+            if label not in LABELS:
+                raise ValueError(f"{path}:{number}: unknown label {label!r}")
+            texts.append(text)
+            labels.append(label)
+    return texts, labels
+
+
+def build_pipeline() -> Pipeline:
+    """Return the untrained scikit-learn pipeline.
+
+    Word uni/bi-grams catch topic words ("refund", "invoice"); character n-grams
+    within word boundaries make the model robust to typos and word forms.
+    """
+    features = FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    preprocessor=normalize_text,
+                    ngram_range=(1, 2),
+                    sublinear_tf=True,
+                    token_pattern=r"(?u)\b\w+\b",
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    preprocessor=normalize_text,
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    sublinear_tf=True,
+                    min_df=1,
+                ),
+            ),
+        ]
+    )
+    model = LogisticRegression(C=20.0, solver="newton-cg", max_iter=1000, random_state=RANDOM_STATE)
+    return Pipeline([("features", features), ("model", model)])
+
+
+class IntentClassifier:
+    """Intent classifier trained on labelled utterances at construction time.
+
+    Args:
+        texts: training messages; read from `DATA_PATH` when both are `None`.
+        labels: one label from `LABELS` per text.
+
+    Raises:
+        ValueError: the data has unknown labels or `texts`/`labels` differ in length.
+    """
+
+    def __init__(self, texts: list[str] | None = None, labels: list[str] | None = None) -> None:
+        if texts is None and labels is None:
+            texts, labels = load_utterances()
+        if texts is None or labels is None or len(texts) != len(labels):
+            raise ValueError("texts and labels must both be given and have the same length")
+        unknown = sorted(set(labels) - set(LABELS))
+        if unknown:
+            raise ValueError(f"unknown labels: {unknown}")
+        started = time.perf_counter()
+        self._pipeline = build_pipeline()
+        self._pipeline.fit(texts, labels)
+        self.train_seconds: float = time.perf_counter() - started
+        """Wall-clock training time in seconds."""
+        self.classes: tuple[str, ...] = tuple(str(c) for c in self._pipeline.classes_)
+        """Labels in the order of the model's probability columns."""
+        self.n_examples: int = len(texts)
+        """Number of training utterances."""
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Return label probabilities for many texts via the scikit-learn pipeline.
+
+        Args:
+            texts: messages to score.
+
+        Returns:
+            Array of shape `(len(texts), len(self.classes))`; rows sum to 1.
+        """
+        return np.asarray(self._pipeline.predict_proba(texts))
+
+    def predict(self, text: str) -> IntentPrediction:
+        """Classify one message.
+
+        Args:
+            text: the customer's message (any length; empty text is allowed).
+
+        Returns:
+            The most probable label with its probability and all label scores.
+        """
+        probs = self.predict_proba([text])[0]
+        scores = {label: float(p) for label, p in zip(self.classes, probs, strict=True)}
+        best = max(scores, key=scores.__getitem__)
+        return IntentPrediction(label=best, confidence=scores[best], scores=scores)
+
+
+_lock = threading.Lock()
+_instance: IntentClassifier | None = None
+
+
+def get_classifier() -> IntentClassifier:
+    """Return the process-wide classifier, training it on first use (thread-safe)."""
+    global _instance
+    if _instance is None:
+        with _lock:
+            if _instance is None:
+                _instance = IntentClassifier()
+    return _instance

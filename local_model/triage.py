@@ -1,0 +1,151 @@
+"""Triage of one customer message: the embedded classifier plus the deterministic rules.
+
+Decision rules (all in `classify_message`):
+
+1. The classifier scores eight labels: the seven departments and `clarify`.
+2. Top label `clarify` -> ask ONE clarifying question (`needs_clarification=True`;
+   `intent` is then the best department label, for information only), unless the
+   best department has probability >= `CLARIFY_OVERRIDE` and a strong keyword of
+   its own in the message ("I need help, my signup fails" is not vague).
+3. Top label `other` -> `other` (out of scope; triage answers with a polite redirect).
+4. A department whose probability is below `threshold`:
+   - kept when the message contains a strong keyword of that department
+     (for example "refund" for `refund`, "invoice" for `billing`);
+   - mapped to `other` when the message contains no support vocabulary at all
+     (no account, billing, product or support words): low-confidence text with
+     nothing about Lumen in it is out of scope, not a vague support request;
+   - otherwise a clarifying question, because the message is about the service
+     but too unclear to route.
+"""
+
+from __future__ import annotations
+
+import re
+
+from graph.state import Entities, TriageDecision
+from local_model.analysis import detect_sentiment, estimate_priority, extract_entities, summarize
+from local_model.classifier import CLARIFY, get_classifier
+
+CLARIFYING_QUESTION = (
+    "Happy to help. Is this about billing or an invoice, a refund, a technical problem "
+    "(errors, login, integrations), or your plan?"
+)
+"""The single question asked when a message is too vague to route."""
+
+STRONG_SIGNALS: dict[str, re.Pattern[str]] = {
+    "technical": re.compile(
+        r"\b(errors?|5\d\d|4\d\d|outage|down|crash\w*|bug|api|sdk|webhooks?|integration|"
+        r"log ?in|sign ?in|password|pwd|pin|locked|sso|saml|okta|2fa|two[- ]factor|"
+        r"sign[- ]?up|regist\w*|not loading|timeout|timing out|forgot\w*|recover\w*)\b",
+        re.IGNORECASE,
+    ),
+    "billing": re.compile(
+        r"\b(invoices?|bills?|billing|billed|receipts?|charges?|charged|payments?|"
+        r"pay|card|vat|tax|termination|penalt\w+|fees?)\b",
+        re.IGNORECASE,
+    ),
+    "refund": re.compile(
+        r"\b(refund\w*|money back|reimburs\w*|rebat\w*|restitution\w*|compensat\w*|"
+        r"charged twice|double charged|duplicate charge)\b",
+        re.IGNORECASE,
+    ),
+    "sales": re.compile(
+        r"\b(upgrad\w*|downgrad\w*|pricing|price|seats?|enterprise|trial|cancel\w*|"
+        r"premium|freemium|professional|starter|gold|platinum)\b",
+        re.IGNORECASE,
+    ),
+    "faq": re.compile(
+        r"\b(export\w*|dashboards?|funnels?|cohorts?|invite\w*|teammates?|"
+        r"customer (?:service|support|assistance)|support (?:hours|team|email|phone))\b",
+        re.IGNORECASE,
+    ),
+    "escalation": re.compile(
+        r"\b(human|person|agent|representative|operator|manager|supervisor|complain\w*|"
+        r"claim|grievance|reclamation|lawyer|legal|hacked|breach|leak\w*|unacceptable|"
+        r"assistant|somebody|someone)\b",
+        re.IGNORECASE,
+    ),
+}
+"""Keywords that confirm a low-confidence department prediction (DESIGN.md "Departments")."""
+
+SUPPORT_VOCABULARY = re.compile(
+    r"\b(lumen|account|accounts|profile|workspace|subscri\w*|plan|plans|help|support|service|"
+    r"question|issue|problem|invoice\w*|bill\w*|charge\w*|payment\w*|refund\w*|money|fee\w*|"
+    r"price|pricing|cost|upgrade|downgrade|cancel\w*|trial|seat\w*|api|sdk|app|dashboard\w*|"
+    r"export\w*|data|event\w*|error\w*|login|log in|password|pwd|pin|key|user|sign[- ]?up|"
+    r"regist\w*|agent|human|assistant|complain\w*|claim|reclamation|rebat\w*|reimburs\w*|"
+    r"compensat\w*|restitution|dollars?|contract)\b|\$\s?\d",
+    re.IGNORECASE,
+)
+"""Words that show a message is about the customer's Lumen account or our service at all."""
+
+
+CLARIFY_OVERRIDE = 0.2
+"""Least probability (0-1) a department needs, with a strong keyword, to win over `clarify`."""
+
+
+def _decide_route(text: str, scores: dict[str, float], threshold: float) -> str:
+    """Return a department label, `other`, or `clarify` from the classifier scores."""
+    label = max(scores, key=scores.__getitem__)
+    confidence = scores[label]
+    if label == CLARIFY:
+        departments = {k: v for k, v in scores.items() if k not in (CLARIFY, "other")}
+        best = max(departments, key=departments.__getitem__)
+        if departments[best] >= CLARIFY_OVERRIDE and STRONG_SIGNALS[best].search(text):
+            return best
+        return CLARIFY
+    if label == "other":
+        return label
+    if confidence >= threshold or STRONG_SIGNALS[label].search(text):
+        return label
+    if not SUPPORT_VOCABULARY.search(text):
+        return "other"
+    return CLARIFY
+
+
+def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
+    """Triage one customer message.
+
+    Args:
+        text: the customer's latest message.
+        threshold: classifier probability (0-1) below which the prediction only
+            stands with a strong keyword (see the module docstring);
+            `Context.triage_threshold` supplies it in the graph.
+
+    Returns:
+        `TriageDecision` with `intent` (a department label, never `clarify`),
+        `confidence` (probability of that intent), `priority`, `sentiment`,
+        one-sentence `summary`, `entities`, and `needs_clarification` plus
+        `clarifying_question` when the message is too vague to route.
+    """
+    clean = text.strip()
+    if not clean:
+        return TriageDecision(
+            intent="other",
+            confidence=0.0,
+            priority="low",
+            summary=summarize("", "clarify", Entities()),
+            needs_clarification=True,
+            clarifying_question=CLARIFYING_QUESTION,
+        )
+    prediction = get_classifier().predict(clean)
+    route = _decide_route(clean, prediction.scores, threshold)
+    departments = {k: v for k, v in prediction.scores.items() if k != CLARIFY}
+    intent = route if route != CLARIFY else max(departments, key=departments.__getitem__)
+    entities = extract_entities(clean)
+    sentiment = detect_sentiment(clean)
+    needs_clarification = route == CLARIFY
+    # A clarification's intent is only a guess, so it must not raise or lower the priority.
+    priority = estimate_priority(
+        clean, CLARIFY if needs_clarification else intent, sentiment, entities.amount
+    )
+    return TriageDecision(
+        intent=intent,  # type: ignore[arg-type]
+        confidence=round(min(max(departments[intent], 0.0), 1.0), 4),
+        priority=priority,
+        sentiment=sentiment,
+        summary=summarize(clean, CLARIFY if needs_clarification else intent, entities),
+        entities=entities,
+        needs_clarification=needs_clarification,
+        clarifying_question=CLARIFYING_QUESTION if needs_clarification else None,
+    )

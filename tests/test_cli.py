@@ -1,0 +1,75 @@
+"""The CLI's measuring commands and inspection commands, run as real processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+
+
+def cli(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_eval_routing_json_reports_accuracy_latency_and_confusion(tmp_path: Path) -> None:
+    data = tmp_path / "labelled.jsonl"
+    rows = [
+        {"text": "How do I export my data to CSV?", "label": "faq"},
+        {"text": "Refund my $750 charge", "label": "refund"},
+        {"text": "What's the weather in Paris?", "label": "other"},
+        {"text": "My API calls keep returning 500 errors", "label": "technical"},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = cli("eval", "routing", str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 4
+    assert report["accuracy"] == 1.0
+    assert report["p50_ms"] > 0 and report["p99_ms"] >= report["p50_ms"]
+    assert report["per_intent"]["refund"]["recall"] == 1.0
+    assert report["confusion"]["faq"]["faq"] == 1
+
+
+def test_eval_routing_rejects_a_bad_label_with_file_and_line(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"text": "hi", "label": "other"}\n{"text": "x", "label": "shipping"}\n')
+    result = cli("eval", "routing", str(data))
+    assert result.returncode == 2
+    assert "bad.jsonl" in result.stderr and "2" in result.stderr and "shipping" in result.stderr
+
+
+def test_bench_json_prints_the_figures(tmp_path: Path) -> None:
+    result = cli("bench", "--turns", "12", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["turns"] == 12
+    for key in ("first_p50_ms", "last_p50_ms", "load_ms"):
+        assert figures[key] > 0
+    assert figures["db_bytes"] > 0
+
+
+def test_threads_and_db_reset(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    asked = cli(
+        "ask", "How do I export my data to CSV?", "--thread", "t-cli", "--data-dir", str(data)
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert "faq" in asked.stdout
+    listed = cli("threads", "--data-dir", str(data))
+    assert "t-cli" in listed.stdout and "C001" in listed.stdout
+    missing = cli("history", "no-such-thread", "--data-dir", str(data))
+    assert missing.returncode == 2 and "no-such-thread" in missing.stderr
+    reset = cli("db", "reset", "--yes", "--data-dir", str(data))
+    assert reset.returncode == 0 and "Reset" in reset.stdout
