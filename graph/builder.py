@@ -52,11 +52,13 @@ def build_graph() -> StateGraph[SupportState, Context, SupportState, SupportStat
         tools_name = f"{agent.name}_tools"
         builder.add_node(agent.name, agent.node)
         builder.add_node(tools_name, agent.tool_node)
-        builder.add_conditional_edges(
-            agent.name,
-            route_after_specialist,
-            {"tools": tools_name, "escalation": "escalation", "end": END},  # type: ignore[dict-item]
-        )
+        after_agent: dict[Hashable, str] = {
+            **agent_names,
+            "tools": tools_name,
+            "retry": agent.name,
+            "end": END,
+        }
+        builder.add_conditional_edges(agent.name, route_after_specialist, after_agent)
         builder.add_conditional_edges(tools_name, route_after_tools, agent_names)
     builder.add_edge("escalation", END)
     return builder

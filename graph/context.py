@@ -89,6 +89,25 @@ class Context:
     )
     """Handoffs allowed per turn before the conversation goes to a human."""
 
+    triage_mode: str = field(
+        default_factory=lambda: os.environ.get("SUPPORT_TRIAGE_MODE", "hybrid"),
+        metadata={
+            "description": "'hybrid': the embedded classifier decides and the triage model is "
+            "asked only when it is unsure; 'llm': always ask the triage model; 'classifier': "
+            "never ask it."
+        },
+    )
+    """How triage uses the model: `hybrid` (default), `llm` or `classifier`."""
+
+    max_tool_errors: int = field(
+        default=2,
+        metadata={
+            "description": "Tool-call errors (malformed or invalid arguments) per turn before the "
+            "specialist apologises and opens a ticket."
+        },
+    )
+    """The first error goes back to the model to fix; reaching this count ends the attempt."""
+
     triage_threshold: float = field(
         default=0.5,
         metadata={"description": "Classifier confidence below which triage is unsure."},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.graph import END
 
 from graph.state import AGENT_FOR_INTENT, SupportState
@@ -30,16 +30,21 @@ def route_by_intent(state: SupportState) -> str:
 
 
 def route_after_specialist(state: SupportState) -> str:
-    """After a specialist: its tool node when it called tools, escalation when the step
-    limit was hit, otherwise the end of the turn.
+    """Path key after a specialist node.
 
-    Returns one of `tools`, `escalation`, `end`.
+    Returns `tools` when its reply calls tools, `retry` when malformed tool calls were
+    answered with errors (the same specialist tries again), the name of another agent when
+    `intent` moved on (escalation, or a transfer the model promised without a tool call),
+    and `end` when the reply ends the turn.
     """
-    if state.get("intent") == "escalation":
-        return "escalation"
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and last.tool_calls:
         return "tools"
+    target = AGENT_FOR_INTENT.get(str(state.get("intent")))
+    if target is not None and target != state.get("active_agent"):
+        return target
+    if isinstance(last, ToolMessage):
+        return "retry"
     return "end"
 
 

@@ -76,6 +76,14 @@ ESCALATION_REPLY = (
     "to repeat anything."
 )
 
+GIVE_UP_REPLY = (
+    "I'm sorry, something went wrong on our side while I was working on this. I've opened "
+    "ticket {ticket_id} so the team can finish it and reply here; you don't need to repeat "
+    "anything."
+)
+
+PROMISED_TRANSFER_REASON = "the agent promised a transfer without calling a handoff tool"
+
 STEP_LIMIT_REASON = "the specialist could not finish within {limit} tool steps"
 PING_PONG_REASON = "ping-pong between {a} and {b} within one turn"
 BUDGET_REASON = "more than {budget} handoffs within one turn"

@@ -21,7 +21,7 @@ from graph.context import Context
 from graph.handoffs import DESTINATIONS, make_handoff_tool
 from graph.models import load_chat_model
 from graph.state import INTENT_FOR_AGENT, HandoffRecord, SupportState
-from nodes import prompts
+from nodes import prompts, recovery
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,29 @@ def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
             "handoff": latest_handoff_to(state, name),
             "customer_id": ctx.customer_id,
         }
+        errors = recovery.tool_errors_this_turn(state["messages"])
+        if errors >= ctx.max_tool_errors:
+            return recovery.give_up(name, state, ctx, "tool arguments were invalid", [])
         model = load_chat_model(ctx.model).bind_tools(tools)
         prompt = SystemMessage(prompts.specialist_prompt(name, notes))
-        response = model.invoke([prompt, *state["messages"]])
-        if isinstance(response, AIMessage):
-            response.name = name
+        try:
+            response = model.invoke([prompt, *state["messages"]])
+        except Exception as exc:  # after the client's own retries: timeouts, 429, 5xx
+            reason = f"the model could not be reached ({type(exc).__name__})"
+            return recovery.give_up(name, state, ctx, reason, [])
+        if not isinstance(response, AIMessage):
+            response = AIMessage(content=str(getattr(response, "content", response)))
+        response.name = name
         update: dict[str, Any] = {"messages": [response], "active_agent": name, "intent": intent}
-        if getattr(response, "tool_calls", None):
+        if response.invalid_tool_calls:
+            results = recovery.malformed_call_results(response)
+            if errors + len(results) >= ctx.max_tool_errors:
+                reason = "tool arguments could not be parsed"
+                return recovery.give_up(name, state, ctx, reason, [response, *results])
+            update["messages"] = [response, *results]
+        elif recovery.promised_transfer(response):
+            update.update(recovery.transfer_without_tool(name, state))
+        if response.tool_calls or response.invalid_tool_calls:
             update["tool_steps"] = steps + 1
         return update
 

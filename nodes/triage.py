@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import closing
 from typing import Any
 
-from langchain_core.messages import AIMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from graph.context import MAX_MESSAGE_CHARS, Context
@@ -38,20 +38,43 @@ def validate_message(text: str) -> str:
     return stripped
 
 
+TRIAGE_MODES = ("hybrid", "llm", "classifier")
+
+
 def _classify(text: str, ctx: Context, profile: dict[str, Any]) -> tuple[TriageDecision, str]:
-    """Run the embedded classifier; ask the triage LLM only when it is unsure."""
+    """Decide the intent with the embedded classifier, the triage model, or both.
+
+    `hybrid`: the classifier decides unless it is unsure (it asks for clarification, or its
+    confidence is below `Context.triage_threshold`); only then is the triage model called.
+    `llm` always calls the triage model; `classifier` never does. The `local` model *is* the
+    classifier, so it is never called twice. Returns the decision and who made it
+    (`classifier` or `llm`).
+
+    Raises:
+        ValueError: unknown `Context.triage_mode`.
+    """
     from local_model.triage import classify_message
 
-    decision = classify_message(text, threshold=ctx.triage_threshold)
+    if ctx.triage_mode not in TRIAGE_MODES:
+        raise ValueError(
+            f"Unknown triage mode {ctx.triage_mode!r}; use one of {', '.join(TRIAGE_MODES)}."
+        )
     triage_model = ctx.triage_model or ctx.model
+    decision = classify_message(text, threshold=ctx.triage_threshold)
     unsure = decision.needs_clarification or decision.confidence < ctx.triage_threshold
-    if triage_model == "local" or not unsure:
+    ask_model = ctx.triage_mode == "llm" or (ctx.triage_mode == "hybrid" and unsure)
+    if triage_model == "local" or not ask_model:
         return decision, "classifier"
     model = load_chat_model(triage_model).with_structured_output(TriageDecision)
-    llm_decision = model.invoke([SystemMessage(prompts.triage_prompt(profile)), ("human", text)])
-    if isinstance(llm_decision, TriageDecision):
-        return llm_decision, "llm"
-    return TriageDecision.model_validate(llm_decision), "llm"
+    messages = [SystemMessage(prompts.triage_prompt(profile)), HumanMessage(text)]
+    try:
+        answer = model.invoke(messages)
+        llm_decision = (
+            answer if isinstance(answer, TriageDecision) else TriageDecision.model_validate(answer)
+        )
+    except Exception:  # the model is down or its answer is unusable: keep the classifier's
+        return decision, "classifier"
+    return llm_decision, "llm"
 
 
 def _needs_human(decision: TriageDecision, profile: dict[str, Any]) -> str | None:

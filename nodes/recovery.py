@@ -1,0 +1,125 @@
+"""What a specialist does when its model misbehaves, so the customer is never stranded.
+
+- Malformed (unparseable) tool calls are answered with error tool results, so the model
+  can correct itself; invalid arguments are reported the same way by the tool node.
+- At `Context.max_tool_errors` errors in one turn, or when the model cannot be reached
+  (after the client's own retries), the specialist apologises and opens a ticket.
+- A reply that promises a transfer without calling a handoff tool is turned into the
+  handoff (to the department triage chose), or into an escalation to a human.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import closing
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langgraph.config import get_config
+
+from graph.context import Context
+from graph.state import AGENT_FOR_INTENT, HandoffRecord, SupportState
+from nodes import prompts
+from tools import database
+from tools.tickets import create_ticket
+
+_TRANSFER_PROMISE = re.compile(
+    r"\b(transfer(?:ring)? you|connect(?:ing)? you (?:to|with)|hand(?:ing)? you over|"
+    r"pass(?:ing)? you (?:on )?to|put you through)\b",
+    re.IGNORECASE,
+)
+
+
+def tool_errors_this_turn(messages: Sequence[BaseMessage]) -> int:
+    """Number of error tool results since the customer's latest message."""
+    count = 0
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            break
+        if isinstance(message, ToolMessage) and message.status == "error":
+            count += 1
+    return count
+
+
+def malformed_call_results(response: AIMessage) -> list[ToolMessage]:
+    """Error tool results for each unparseable tool call in `response` (one per call ID)."""
+    return [
+        ToolMessage(
+            content=(
+                f"Error: the arguments for {call.get('name')} could not be parsed "
+                f"({call.get('error') or 'invalid JSON'}). Call the tool again with valid "
+                "JSON arguments matching its schema."
+            ),
+            name=call.get("name") or "unknown",
+            tool_call_id=call.get("id") or "",
+            status="error",
+        )
+        for call in response.invalid_tool_calls
+    ]
+
+
+def promised_transfer(response: AIMessage) -> bool:
+    """True when a reply without tool calls says it is transferring the customer."""
+    return not response.tool_calls and bool(_TRANSFER_PROMISE.search(response.text))
+
+
+def transfer_without_tool(name: str, state: SupportState) -> dict[str, Any]:
+    """Turn a promised-but-missing transfer into a real handoff record and intent.
+
+    Goes to the department triage chose when that is another specialist, else to a human.
+    """
+    triage = state.get("triage") or {}
+    target = AGENT_FOR_INTENT.get(str(triage.get("intent")))
+    if target in (None, name):
+        target = "escalation"
+    record: HandoffRecord = {
+        "from_agent": name,
+        "to_agent": target,
+        "reason": prompts.PROMISED_TRANSFER_REASON,
+        "summary": triage.get("summary", ""),
+        "priority": triage.get("priority", "medium"),
+        "sentiment": triage.get("sentiment", "neutral"),
+        "entities": triage.get("entities") or {},
+        "turn": int(state.get("turn") or 0),
+    }
+    return {
+        "intent": "escalation" if target == "escalation" else triage["intent"],
+        "handoffs": [record],
+    }
+
+
+def give_up(
+    name: str, state: SupportState, ctx: Context, reason: str, messages: Sequence[BaseMessage]
+) -> dict[str, Any]:
+    """Apologise, open a ticket for the team, and end the turn with a valid state.
+
+    Args:
+        name: the specialist giving up.
+        state: current state (for triage summary, priority and turn).
+        ctx: runtime context (customer, CRM path).
+        reason: what went wrong, recorded on the ticket.
+        messages: messages to append before the apology (each tool call answered).
+
+    Returns:
+        A state update: the messages and the apology with the ticket ID. The specialist
+        stays active, so a follow-up on the same thread comes back to it.
+    """
+    triage = state.get("triage") or {}
+    turn = int(state.get("turn") or 0)
+    thread_id = str(get_config().get("configurable", {}).get("thread_id") or ctx.thread_id or "")
+    summary = triage.get("summary") or "Customer request the assistant could not complete."
+    with closing(database.connect(ctx.crm_path)) as conn:
+        ticket = create_ticket(
+            conn,
+            ctx.customer_id,
+            kind="technical" if name == "technical" else "other",
+            subject=summary[:120],
+            summary=f"{summary} The {name} specialist stopped: {reason}.",
+            priority=triage.get("priority", "medium"),
+            sentiment=triage.get("sentiment", "neutral"),
+            idempotency_key=f"{thread_id}:turn-{turn}:{name}:gave-up",
+            thread_id=thread_id or None,
+        )
+    apology = AIMessage(content=prompts.GIVE_UP_REPLY.format(ticket_id=ticket.id), name=name)
+    return {"messages": [*messages, apology], "active_agent": name}
