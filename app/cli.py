@@ -17,9 +17,16 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from app.render import print_history, print_turn
+from app.render import print_checkpoints, print_history, print_turn
 from app.scenarios import INVALID_INPUTS, SCENARIOS
-from app.service import SupportService, ThreadOwnerError, UnknownThreadError
+from app.service import (
+    NotWaitingError,
+    SupportService,
+    ThreadOwnerError,
+    ThreadWaitingError,
+    UnknownCheckpointError,
+    UnknownThreadError,
+)
 from graph.context import Context, default_data_dir
 from graph.models import ModelConfigError
 from nodes.triage import InvalidMessageError
@@ -45,7 +52,10 @@ USER_ERRORS = (
     InvalidMessageError,
     UnknownCustomerError,
     UnknownThreadError,
+    UnknownCheckpointError,
     ThreadOwnerError,
+    ThreadWaitingError,
+    NotWaitingError,
     ModelConfigError,
 )
 
@@ -168,15 +178,130 @@ def threads(data_dir: DataDir = None) -> None:
 @app.command()
 def history(
     thread: Annotated[str, typer.Argument(help="Thread ID.")],
+    checkpoints: Annotated[
+        bool, typer.Option("--checkpoints", help="List the saved checkpoints per turn.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Show a thread's turns: messages, answering agents and handoffs."""
+    """Show a thread's turns: messages, answering agents and handoffs (or its checkpoints)."""
     with _service(data_dir, None) as service:
         try:
+            if checkpoints:
+                print_checkpoints(console, thread, service.checkpoints(thread))
+                return
             turns = service.history(thread)
-        except UnknownThreadError as exc:
+        except USER_ERRORS as exc:
             _fail(str(exc))
     print_history(console, thread, turns)
+
+
+@app.command()
+def replay(
+    thread: Annotated[str, typer.Argument(help="Thread ID.")],
+    checkpoint: Annotated[str, typer.Option("--checkpoint", help="Checkpoint ID to re-run from.")],
+    data_dir: DataDir = None,
+    model: Model = None,
+) -> None:
+    """Re-run a thread from a past checkpoint. Refunds, plan changes and tickets are never
+    repeated."""
+    with _service(data_dir, model) as service:
+        try:
+            result = service.replay(thread, checkpoint)
+        except USER_ERRORS as exc:
+            _fail(str(exc))
+    print_turn(console, result)
+
+
+@app.command()
+def fork(
+    thread: Annotated[str, typer.Argument(help="Thread ID.")],
+    checkpoint: Annotated[str, typer.Option("--checkpoint", help="Checkpoint ID to branch from.")],
+    message: Annotated[str, typer.Option("--message", "-m", help="The edited customer message.")],
+    new_thread: Annotated[
+        str | None, typer.Option("--new-thread", help="ID for the new branch.")
+    ] = None,
+    data_dir: DataDir = None,
+    model: Model = None,
+) -> None:
+    """Start a new thread from a past checkpoint with an edited customer message."""
+    with _service(data_dir, model) as service:
+        try:
+            result = service.fork(thread, checkpoint, message, new_thread_id=new_thread)
+        except USER_ERRORS as exc:
+            _fail(str(exc))
+    console.print(f"New thread [bold]{result.thread_id}[/] (from {thread} @ {checkpoint})")
+    print_turn(console, result)
+
+
+@app.command()
+def inbox(data_dir: DataDir = None) -> None:
+    """List threads paused for a human: escalations to answer and refunds to approve."""
+    with _service(data_dir, None) as service:
+        paused = service.inbox()
+    if not paused:
+        console.print("Inbox empty: no thread is waiting for a human.")
+        return
+    table = Table("thread", "customer", "kind", "ticket", "waiting since", "summary")
+    for item in paused:
+        table.add_row(
+            item.thread_id,
+            item.customer_id or "-",
+            item.kind,
+            item.ticket_id or "-",
+            item.waiting_since or "-",
+            item.summary,
+        )
+    console.print(table)
+
+
+@app.command()
+def reply(
+    thread: Annotated[str, typer.Argument(help="Thread ID of an escalated conversation.")],
+    text: Annotated[str, typer.Argument(help="Your reply to the customer.")],
+    agent: Annotated[str, typer.Option("--agent", help="Your name, shown to the customer.")] = (
+        "support agent"
+    ),
+    data_dir: DataDir = None,
+) -> None:
+    """Answer an escalated thread as a human agent; the ticket is resolved."""
+    with _service(data_dir, None) as service:
+        try:
+            result = service.reply(thread, text, agent=agent)
+        except USER_ERRORS as exc:
+            _fail(str(exc))
+    print_turn(console, result)
+
+
+@app.command()
+def approve(
+    thread: Annotated[str, typer.Argument(help="Thread ID waiting for a refund decision.")],
+    by: Annotated[str, typer.Option("--by", help="Who approves.")] = "billing manager",
+    note: Annotated[str, typer.Option("--note", help="Optional note for the ticket.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Approve the refund a thread is waiting on; it is executed exactly once."""
+    with _service(data_dir, None) as service:
+        try:
+            result = service.approve(thread, decided_by=by, note=note)
+        except USER_ERRORS as exc:
+            _fail(str(exc))
+    print_turn(console, result)
+
+
+@app.command()
+def deny(
+    thread: Annotated[str, typer.Argument(help="Thread ID waiting for a refund decision.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, as the customer will read it.")],
+    by: Annotated[str, typer.Option("--by", help="Who denies.")] = "billing manager",
+    data_dir: DataDir = None,
+) -> None:
+    """Deny the refund a thread is waiting on; the customer is told the reason."""
+    with _service(data_dir, None) as service:
+        try:
+            result = service.deny(thread, reason=reason, decided_by=by)
+        except (*USER_ERRORS, ValueError) as exc:
+            _fail(str(exc))
+    print_turn(console, result)
 
 
 @db_app.command("reset")

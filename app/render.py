@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
-from app.service import Turn, TurnResult
+from app.service import CheckpointInfo, Turn, TurnResult
 from graph.state import HandoffRecord
 
 
@@ -46,3 +47,31 @@ def print_history(console: Console, thread_id: str, turns: list[Turn]) -> None:
             console.print(_handoff_line(record))
         for agent, text in turn.replies:
             console.print(Text.assemble((f"    {agent}: ", "bold green"), text))
+
+
+def print_checkpoints(console: Console, thread_id: str, checkpoints: list[CheckpointInfo]) -> None:
+    """Print a thread's checkpoints grouped by turn, with what runs next from each."""
+    table = Table(
+        "checkpoint",
+        "turn",
+        "step",
+        "source",
+        "next",
+        "messages",
+        "saved at",
+        title=f"Thread {thread_id}: {len(checkpoints)} checkpoints",
+    )
+    for info in checkpoints:
+        label = info.source
+        if info.source == "input":
+            label = f"input (before turn {info.turn + 1})"
+        table.add_row(
+            info.checkpoint_id,
+            str(info.turn),
+            str(info.step),
+            label,
+            ", ".join(info.next) or "-",
+            str(info.messages),
+            info.created_at or "-",
+        )
+    console.print(table)

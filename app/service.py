@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
 
 from graph.builder import compile_graph
 from graph.context import Context, default_data_dir
@@ -55,6 +57,58 @@ class TurnResult:
     """Transfers made during this turn."""
     ticket_id: str | None = None
     """Escalation ticket opened this turn, if any."""
+
+
+class ThreadWaitingError(RuntimeError):
+    """The thread is paused for a human (an escalation or a refund approval)."""
+
+
+class NotWaitingError(ValueError):
+    """A human action (reply, approve, deny) on a thread that is not waiting for it."""
+
+
+class UnknownCheckpointError(LookupError):
+    """The thread has no checkpoint with this ID."""
+
+
+_WAITING_FOR = {
+    "escalation": "a support agent's reply",
+    "refund_approval": "a manager's refund decision",
+    "unknown": "a human",
+}
+
+
+@dataclass
+class PausedThread:
+    """A conversation paused for a human, as listed by the inbox."""
+
+    thread_id: str
+    customer_id: str | None
+    kind: str
+    """`escalation` (needs a reply) or `refund_approval` (needs approve/deny)."""
+    ticket_id: str | None
+    summary: str
+    waiting_since: str | None
+    """ISO time of the checkpoint the thread paused at."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """The interrupt payload (amount, invoice, priority, reason...)."""
+
+
+@dataclass
+class CheckpointInfo:
+    """One saved checkpoint of a thread, for time travel."""
+
+    checkpoint_id: str
+    step: int
+    source: str
+    """`input` (before a turn's message is processed), `loop` (after a step), `update`."""
+    turn: int
+    """Turn number stored in the state at this checkpoint."""
+    next: tuple[str, ...]
+    """Nodes that would run next from here (empty at the end of a turn)."""
+    created_at: str | None
+    messages: int
+    """Messages in the state at this checkpoint."""
 
 
 @dataclass
@@ -177,20 +231,29 @@ class SupportService:
             As `validate`; nothing is written when validation fails.
         """
         message = self.validate(text, thread_id=thread_id, customer_id=customer_id)
+        waiting = self.pending(thread_id)
+        if waiting is not None:
+            raise ThreadWaitingError(
+                f"Thread {thread_id!r} is waiting for {_WAITING_FOR[waiting.kind]} "
+                f"(ticket {waiting.ticket_id}); send new messages once it has been answered."
+            )
+        return self._run(
+            thread_id, customer_id, {"messages": [HumanMessage(content=message)]}, message
+        )
+
+    def _run(self, thread_id: str, customer_id: str, graph_input: Any, message: str) -> TurnResult:
+        """Stream one run of the graph on `thread_id` and summarise the turn."""
         context = replace(self.context, customer_id=customer_id, thread_id=thread_id)
         config: RunnableConfig = {
             **self.config(thread_id),
             "metadata": {"customer_id": customer_id},
         }
         route: list[str] = []
-        for chunk in self.graph.stream(
-            {"messages": [HumanMessage(content=message)]},
-            config,
-            context=context,
-            stream_mode="updates",
-        ):
+        for chunk in self.graph.stream(graph_input, config, context=context, stream_mode="updates"):
             for node in chunk:
-                if not node.endswith("_tools") and (not route or route[-1] != node):
+                if node.endswith("_tools") or node == "__interrupt__":
+                    continue
+                if not route or route[-1] != node:
                     route.append(node)
         values = self.graph.get_state(self.config(thread_id)).values
         turn = int(values.get("turn") or 0)
@@ -203,10 +266,195 @@ class SupportService:
             reply=reply.text if reply else "",
             agent=(reply.name if reply else None) or "unknown",
             intent=str(values.get("intent", "")),
-            route=[node for node in route if node != "__interrupt__"],
+            route=route,
             handoffs=[h for h in values.get("handoffs") or [] if h.get("turn") == turn],
             ticket_id=escalation.get("ticket_id") if "escalation" in route else None,
         )
+
+    # -- humans in the loop -------------------------------------------------------------
+
+    def pending(self, thread_id: str) -> PausedThread | None:
+        """What the thread is waiting for, or None when it is not paused."""
+        snapshot = self.graph.get_state(self.config(thread_id))
+        for pause in snapshot.interrupts:
+            value = pause.value if isinstance(pause.value, dict) else {}
+            summary = value.get("summary") or (
+                f"Refund of ${value.get('amount', 0):,.2f} on {value.get('invoice_id')}: "
+                f"{value.get('explanation', '')}"
+            )
+            return PausedThread(
+                thread_id=thread_id,
+                customer_id=self.thread_owner(thread_id),
+                kind=str(value.get("kind", "unknown")),
+                ticket_id=value.get("ticket_id"),
+                summary=summary,
+                waiting_since=snapshot.created_at,
+                details=value,
+            )
+        return None
+
+    def inbox(self) -> list[PausedThread]:
+        """Every thread paused for a human (escalations and refund approvals), oldest first."""
+        paused = [p for t in self._thread_ids() if (p := self.pending(t)) is not None]
+        return sorted(paused, key=lambda p: p.waiting_since or "")
+
+    def reply(self, thread_id: str, text: str, *, agent: str = "support agent") -> TurnResult:
+        """Deliver a human agent's reply on an escalated thread and resolve its ticket.
+
+        Raises:
+            nodes.triage.InvalidMessageError: empty or over-long reply.
+            NotWaitingError: the thread is not waiting for a human reply.
+        """
+        message = validate_message(text)
+        self._expect(thread_id, "escalation")
+        return self._resume(thread_id, {"reply": message, "agent": agent}, message)
+
+    def approve(
+        self, thread_id: str, *, decided_by: str = "billing manager", note: str = ""
+    ) -> TurnResult:
+        """Approve the refund the thread is waiting on; it is executed exactly once.
+
+        Raises:
+            NotWaitingError: the thread is not waiting for a refund decision (for example it
+                was already approved).
+        """
+        self._expect(thread_id, "refund_approval")
+        decision = {"approved": True, "reason": note, "decided_by": decided_by}
+        return self._resume(thread_id, decision, f"(approved by {decided_by})")
+
+    def deny(
+        self, thread_id: str, *, reason: str, decided_by: str = "billing manager"
+    ) -> TurnResult:
+        """Deny the refund the thread is waiting on; the customer is told `reason`.
+
+        Raises:
+            ValueError: `reason` is empty.
+            NotWaitingError: the thread is not waiting for a refund decision.
+        """
+        if not reason.strip():
+            raise ValueError("A denial needs a reason the customer can read (--reason).")
+        self._expect(thread_id, "refund_approval")
+        decision = {"approved": False, "reason": reason.strip(), "decided_by": decided_by}
+        return self._resume(thread_id, decision, f"(denied by {decided_by})")
+
+    def _expect(self, thread_id: str, kind: str) -> PausedThread:
+        self.state(thread_id)  # raises UnknownThreadError
+        waiting = self.pending(thread_id)
+        if waiting is None or waiting.kind != kind:
+            what = "not paused" if waiting is None else f"waiting for {_WAITING_FOR[waiting.kind]}"
+            raise NotWaitingError(
+                f"Thread {thread_id!r} is {what}, not for {_WAITING_FOR[kind]}; nothing changed."
+            )
+        return waiting
+
+    def _resume(self, thread_id: str, value: dict[str, Any], message: str) -> TurnResult:
+        owner = self.thread_owner(thread_id) or self.context.customer_id
+        return self._run(thread_id, owner, Command(resume=value), message)
+
+    # -- time travel ----------------------------------------------------------------------
+
+    def checkpoints(self, thread_id: str) -> list[CheckpointInfo]:
+        """The thread's checkpoints, oldest first, with the turn each belongs to.
+
+        Raises:
+            UnknownThreadError: no checkpoint exists for `thread_id`.
+        """
+        self.state(thread_id)
+        infos = []
+        for snapshot in self.graph.get_state_history(self.config(thread_id)):
+            metadata = snapshot.metadata or {}
+            configurable = snapshot.config.get("configurable", {})
+            infos.append(
+                CheckpointInfo(
+                    checkpoint_id=str(configurable.get("checkpoint_id")),
+                    step=int(metadata.get("step", 0)),
+                    source=str(metadata.get("source", "")),
+                    turn=int(snapshot.values.get("turn") or 0),
+                    next=tuple(snapshot.next),
+                    created_at=snapshot.created_at,
+                    messages=len(snapshot.values.get("messages") or []),
+                )
+            )
+        return list(reversed(infos))
+
+    def _snapshot(self, thread_id: str, checkpoint_id: str) -> Any:
+        self.state(thread_id)
+        config: RunnableConfig = {
+            "configurable": {"thread_id": thread_id, "checkpoint_id": checkpoint_id}
+        }
+        snapshot = self.graph.get_state(config)
+        if not snapshot.config.get("configurable", {}).get("checkpoint_id") or (
+            snapshot.created_at is None
+        ):
+            raise UnknownCheckpointError(
+                f"Thread {thread_id!r} has no checkpoint {checkpoint_id!r}; list them with "
+                f"`support-swarm history {thread_id} --checkpoints`."
+            )
+        return snapshot
+
+    def replay(self, thread_id: str, checkpoint_id: str) -> TurnResult:
+        """Re-run the thread from a past checkpoint (a new branch of the same thread).
+
+        Side-effecting tools are keyed by their tool call, so a replay never repeats a
+        refund, plan change or ticket; with the `local` model the replies are the same.
+
+        Raises:
+            UnknownThreadError, UnknownCheckpointError: no such thread or checkpoint.
+        """
+        snapshot = self._snapshot(thread_id, checkpoint_id)
+        owner = self.thread_owner(thread_id) or self.context.customer_id
+        context = replace(self.context, customer_id=owner, thread_id=thread_id)
+        route: list[str] = []
+        config: RunnableConfig = {**snapshot.config, "metadata": {"customer_id": owner}}
+        for chunk in self.graph.stream(None, config, context=context, stream_mode="updates"):
+            route.extend(n for n in chunk if not n.endswith("_tools") and n != "__interrupt__")
+        values = self.graph.get_state(self.config(thread_id)).values
+        reply = _last_reply(values.get("messages") or [])
+        return TurnResult(
+            thread_id=thread_id,
+            customer_id=owner,
+            message="(replay)",
+            reply=reply.text if reply else "",
+            agent=(reply.name if reply else None) or "unknown",
+            intent=str(values.get("intent", "")),
+            route=list(dict.fromkeys(route)),
+        )
+
+    def fork(
+        self, thread_id: str, checkpoint_id: str, message: str, *, new_thread_id: str | None = None
+    ) -> TurnResult:
+        """Start a new thread from a past checkpoint and send `message` on it.
+
+        The new thread gets the state as of `checkpoint_id` (pick a "before turn N"
+        checkpoint to edit turn N's message); the original thread is not changed.
+
+        Returns:
+            The `TurnResult` of the new thread's turn (its `thread_id` is the fork's).
+
+        Raises:
+            UnknownThreadError, UnknownCheckpointError, InvalidMessageError; ValueError when
+            `new_thread_id` already exists.
+        """
+        text = validate_message(message)
+        snapshot = self._snapshot(thread_id, checkpoint_id)
+        owner = self.thread_owner(thread_id) or self.context.customer_id
+        fork_id = new_thread_id or f"{thread_id}-fork-{uuid.uuid4().hex[:6]}"
+        if self._has_thread(fork_id):
+            raise ValueError(f"Thread {fork_id!r} already exists.")
+        config: RunnableConfig = {
+            **self.config(fork_id),
+            "metadata": {"customer_id": owner, "forked_from": f"{thread_id}@{checkpoint_id}"},
+        }
+        # Written as the end of a human step: nothing is scheduled, the next message starts
+        # a normal turn at triage.
+        self.graph.update_state(config, dict(snapshot.values), as_node="human_agent")
+        return self._run(fork_id, owner, {"messages": [HumanMessage(content=text)]}, text)
+
+    def _thread_ids(self) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT DISTINCT thread_id FROM checkpoints WHERE checkpoint_ns = ''"
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def threads(self) -> list[ThreadSummary]:
         """Every stored thread, most recently updated first."""

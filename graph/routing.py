@@ -35,7 +35,7 @@ def route_after_specialist(state: SupportState) -> str:
     Returns `tools` when its reply calls tools, `retry` when malformed tool calls were
     answered with errors (the same specialist tries again), the name of another agent when
     `intent` moved on (escalation, or a transfer the model promised without a tool call),
-    and `end` when the reply ends the turn.
+    `approval` when a refund waits for a manager, and `end` when the reply ends the turn.
     """
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and last.tool_calls:
@@ -45,6 +45,8 @@ def route_after_specialist(state: SupportState) -> str:
         return target
     if isinstance(last, ToolMessage):
         return "retry"
+    if state.get("pending_approval"):
+        return "approval"
     return "end"
 
 

@@ -93,6 +93,21 @@ class EscalationRecord(TypedDict):
     """`open` while a human has not answered yet."""
 
 
+class ApprovalRequest(TypedDict):
+    """A refund the policy does not auto-approve, waiting for a manager (DESIGN.md policy)."""
+
+    ticket_id: str
+    """The `refund_approval` ticket recording the request."""
+    invoice_id: str
+    amount: float
+    """Dollars requested."""
+    reason: str
+    explanation: str
+    """Why the policy needs a manager (over $500, or older than 30 days)."""
+    idempotency_key: str
+    """Key of the original request; the decision is keyed from it so it applies once."""
+
+
 class SupportState(TypedDict, total=False):
     """Shared state of one conversation (a LangGraph thread)."""
 
@@ -114,3 +129,5 @@ class SupportState(TypedDict, total=False):
     """Model -> tools round trips within the current turn (reset by triage)."""
     escalation: EscalationRecord | None
     """Set when the conversation was handed to a human."""
+    pending_approval: ApprovalRequest | None
+    """A refund waiting for a manager's decision (the thread pauses on it)."""

@@ -84,6 +84,16 @@ GIVE_UP_REPLY = (
 
 PROMISED_TRANSFER_REASON = "the agent promised a transfer without calling a handoff tool"
 
+REFUND_APPROVED_REPLY = (
+    "Good news: a manager approved your refund of {amount} for invoice {invoice_id} "
+    "(refund {refund_id}). It will reach your original payment method in {days}."
+)
+
+REFUND_DENIED_REPLY = (
+    "A manager reviewed your refund request of {amount} for invoice {invoice_id} (ticket "
+    "{ticket_id}) and could not approve it: {reason}"
+)
+
 STEP_LIMIT_REASON = "the specialist could not finish within {limit} tool steps"
 PING_PONG_REASON = "ping-pong between {a} and {b} within one turn"
 BUDGET_REASON = "more than {budget} handoffs within one turn"

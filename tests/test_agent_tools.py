@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,15 @@ def call(
     args: dict[str, Any] | None = None,
     *,
     customer: str = "C001",
-    call_id: str = "call-1",
+    call_id: str | None = None,
     thread_id: str | None = "thread-1",
     today: str | None = TODAY,
 ) -> dict[str, Any]:
-    """Run one tool call through the graph and return the decoded ToolMessage content."""
+    """Run one tool call through the graph and return the decoded ToolMessage content.
+
+    Each call gets a fresh tool call ID unless `call_id` repeats one on purpose.
+    """
+    call_id = call_id or f"call-{uuid.uuid4().hex[:8]}"
     message = AIMessage(content="", tool_calls=[{"name": name, "args": args or {}, "id": call_id}])
     context = Context(customer_id=customer, crm_path=crm, thread_id=thread_id, today=today)
     result = _GRAPH.invoke({"messages": [message]}, context=context)
@@ -272,3 +277,14 @@ def test_knowledge_base_tool(crm: str) -> None:
         len(call(crm, "search_knowledge_base", {"query": "api errors", "limit": 1})["articles"])
         == 1
     )
+
+
+def test_a_repeated_read_call_returns_its_recorded_result(crm: str) -> None:
+    first = call(crm, "list_refunds", customer="C002", call_id="call-read")
+    refund = call(
+        crm, "request_refund", {"invoice_id": "INV-10025", "amount": 29.0}, customer="C002"
+    )
+    assert refund["outcome"] == "approved"
+    assert call(crm, "list_refunds", customer="C002", call_id="call-read") == first
+    fresh = call(crm, "list_refunds", customer="C002")
+    assert len(fresh["refunds"]) == len(first["refunds"]) + 1

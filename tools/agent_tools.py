@@ -4,8 +4,9 @@ Every tool resolves the signed-in customer from `runtime.context.customer_id`, t
 from `runtime.context.crm_path` and "today" from `runtime.context.today` (the real date
 when unset); none takes a customer ID argument, so a tool cannot touch another customer's
 records whatever the model writes (DESIGN.md "Data and tools"). Side-effecting tools use
-the tool call ID (with customer and thread) as idempotency key, so a replayed tool call
-returns its first result and writes nothing new.
+the tool call ID (with customer and thread) as idempotency key, and every tool's result is
+recorded under that key: a resumed or replayed tool call returns its first result and
+writes nothing new.
 
 Each tool returns a JSON-serialisable dict with `"ok": True` plus data, or `"ok": False`
 and an `"error"` message the model can relay.
@@ -13,6 +14,7 @@ and an `"error"` message the model can relay.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -20,13 +22,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
+from langgraph.types import Command
 
 from graph.context import Context
+from graph.state import ApprovalRequest
 from tools import billing, plans, refunds, tickets
 from tools.customers import Customer, require_customer
-from tools.database import connect
+from tools.database import connect, utc_now
 from tools.knowledge_base import search_articles
 from tools.service_status import get_status
 
@@ -70,24 +75,66 @@ def _run(runtime: ToolRuntime[Context], action: Callable[[_Call], dict[str, Any]
         today = date.fromisoformat(today_text) if today_text else date.today()
         thread_id = _thread_id(runtime)
         call_id = runtime.tool_call_id or f"adhoc-{uuid.uuid4().hex}"
+        key = f"{customer_id}:{thread_id or '-'}:{call_id}"
         conn = connect(_setting(runtime.context, "crm_path"))
         try:
+            recorded = _recorded_result(conn, key)
+            if recorded is not None:
+                return recorded
             call = _Call(
                 conn=conn,
                 customer=require_customer(conn, customer_id),
                 today=today,
                 thread_id=thread_id,
-                idempotency_key=f"{customer_id}:{thread_id or '-'}:{call_id}",
+                idempotency_key=key,
                 state=runtime.state,
             )
-            data = action(call)
+            try:
+                result = {"ok": True, **action(call)}
+            except (ValueError, LookupError) as exc:
+                result = {"ok": False, "error": str(exc)}
+            _record_result(conn, key, call.customer.id, runtime, result)
         finally:
             conn.close()
     except (ValueError, LookupError) as exc:
         return {"ok": False, "error": str(exc)}
     except sqlite3.Error as exc:
         return {"ok": False, "error": f"The account database is unavailable ({exc})."}
-    return {"ok": True, **data}
+    return result
+
+
+def _recorded_result(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
+    """The result recorded for this tool call, if it ran before (a resume or a replay)."""
+    row = conn.execute(
+        "SELECT response FROM idempotent_requests WHERE key = ?", (f"{key}:result",)
+    ).fetchone()
+    return None if row is None else dict(json.loads(row[0]))
+
+
+def _record_result(
+    conn: sqlite3.Connection,
+    key: str,
+    customer_id: str,
+    runtime: ToolRuntime[Context],
+    result: dict[str, Any],
+) -> None:
+    """Record a tool call's result so re-running the same call returns the same answer.
+
+    Replaying a thread re-executes its tool calls with the same IDs; returning the recorded
+    result makes a replay reproduce the conversation instead of seeing the effects of its
+    own first run (for example a duplicate charge that is no longer unrefunded).
+    """
+    conn.execute(
+        "INSERT OR IGNORE INTO idempotent_requests (key, customer_id, operation, response, "
+        "created_at) VALUES (?, ?, ?, ?, ?)",
+        (
+            f"{key}:result",
+            customer_id,
+            f"tool:{getattr(runtime, 'tool_name', '') or 'call'}",
+            json.dumps(result, default=str),
+            utc_now(),
+        ),
+    )
 
 
 def _invoice_dict(invoice: billing.Invoice) -> dict[str, Any]:
@@ -226,13 +273,17 @@ def find_duplicate_charges(runtime: ToolRuntime[Context]) -> dict:
 @tool
 def request_refund(
     invoice_id: str, amount: float, runtime: ToolRuntime[Context], reason: str = ""
-) -> dict:
+) -> dict | Command:
     """Request a refund of `amount` dollars on one of the customer's invoices, with the
     customer's `reason`. Policy decides the outcome: approved (refund_id set),
     needs_reason (ask why, then call again), needs_manager_approval (ticket_id set, a
-    manager reviews it) or rejected (see explanation)."""
+    manager reviews it; the conversation then waits for the decision) or rejected (see
+    explanation)."""
+
+    keys: list[str] = []
 
     def action(call: _Call) -> dict[str, Any]:
+        keys.append(call.idempotency_key)
         result = refunds.request_refund(
             call.conn,
             call.customer.id,
@@ -245,7 +296,23 @@ def request_refund(
         )
         return result.model_dump()
 
-    return _run(runtime, action)
+    outcome = _run(runtime, action)
+    if outcome.get("outcome") != "needs_manager_approval" or not outcome.get("ticket_id"):
+        return outcome
+    pending: ApprovalRequest = {
+        "ticket_id": str(outcome["ticket_id"]),
+        "invoice_id": str(outcome["invoice_id"]),
+        "amount": float(outcome["amount"]),
+        "reason": reason,
+        "explanation": str(outcome.get("explanation") or ""),
+        "idempotency_key": keys[0],
+    }
+    message = ToolMessage(
+        content=json.dumps(outcome, default=str),
+        name="request_refund",
+        tool_call_id=runtime.tool_call_id or "",
+    )
+    return Command(update={"messages": [message], "pending_approval": pending})
 
 
 @tool

@@ -25,7 +25,7 @@ from tools.billing import cents, find_duplicate_charges, get_invoice
 from tools.customers import require_customer
 from tools.database import transaction, utc_now
 from tools.events import record_event
-from tools.tickets import insert_ticket
+from tools.tickets import insert_ticket, normalise_ticket_id
 
 AUTO_APPROVE_BELOW = 100.0
 """Refunds strictly under this many dollars (on recent charges) are approved automatically."""
@@ -43,7 +43,8 @@ PROCESSING_DAYS = "5-10 business days"
 FIRST_REFUND_NUMBER = 5001
 """Number of the first refund when the table is empty (`RF-5001`)."""
 
-RefundOutcome = Literal["approved", "needs_reason", "needs_manager_approval", "rejected"]
+RefundOutcome = Literal["approved", "needs_reason", "needs_manager_approval", "rejected", "denied"]
+"""`denied` is a manager's decision against a request that needed approval."""
 
 
 class RefundDecision(BaseModel):
@@ -331,3 +332,105 @@ def list_refunds(conn: sqlite3.Connection, customer_id: str) -> list[Refund]:
         (customer_id,),
     ).fetchall()
     return [Refund.model_validate(dict(row)) for row in rows]
+
+
+def decide_manager_approval(
+    conn: sqlite3.Connection,
+    customer_id: str,
+    *,
+    ticket_id: str,
+    invoice_id: str,
+    amount: float,
+    reason: str,
+    approved: bool,
+    decided_by: str,
+    note: str,
+    idempotency_key: str,
+    thread_id: str | None = None,
+) -> RefundResult:
+    """Apply a manager's decision on a refund that needed approval, exactly once.
+
+    Approval writes one refund row, still never more than the refundable remainder of a
+    paid invoice (DESIGN.md refund policy); denial writes no refund. Either way the
+    `refund_approval` ticket is resolved with a note naming who decided and why.
+    Idempotent per `idempotency_key`: a repeated key returns the first result.
+
+    Args:
+        amount: dollars requested; `reason`: the customer's reason.
+        approved: the manager's decision; `decided_by`: who decided; `note`: why.
+
+    Returns:
+        `RefundResult` with outcome `approved` (refund_id set), `denied`, or `rejected`
+        (the invoice can no longer be refunded by that amount).
+
+    Raises:
+        UnknownCustomerError: if the customer does not exist.
+    """
+    with transaction(conn):
+        stored = conn.execute(
+            "SELECT response FROM idempotent_requests WHERE key = ?", (idempotency_key,)
+        ).fetchone()
+        if stored is not None:
+            return RefundResult.model_validate_json(stored[0])
+        customer = require_customer(conn, customer_id)
+        amount = round(float(amount), 2)
+        invoice = get_invoice(conn, customer.id, invoice_id)
+        result = RefundResult(
+            outcome="denied",
+            amount=amount,
+            invoice_id=invoice_id,
+            ticket_id=normalise_ticket_id(ticket_id),
+            explanation=note.strip() or "A billing manager declined this refund.",
+        )
+        if approved and invoice is not None:
+            remainder = cents(invoice.amount) - cents(invoice.refunded)
+            if invoice.status != "paid" or cents(amount) > remainder:
+                result.outcome = "rejected"
+                result.explanation = (
+                    f"Invoice {invoice.id} has only ${max(remainder, 0) / 100:,.2f} left to "
+                    "refund, so the approved amount cannot be paid out."
+                )
+            else:
+                result.outcome = "approved"
+                result.refund_id = _next_refund_id(conn)
+                result.processing_days = PROCESSING_DAYS
+                result.explanation = f"Approved by {decided_by}. {note.strip()}".strip()
+                result.max_refundable = round((remainder - cents(amount)) / 100, 2)
+                conn.execute(
+                    "INSERT INTO refunds (id, invoice_id, customer_id, amount, reason, status, "
+                    "created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, 'approved', ?, ?)",
+                    (
+                        result.refund_id,
+                        invoice.id,
+                        customer.id,
+                        amount,
+                        reason.strip() or "approved by a manager",
+                        utc_now(),
+                        idempotency_key,
+                    ),
+                )
+        verdict = "approved" if result.outcome == "approved" else "denied"
+        ticket_note = f"Refund {verdict} by {decided_by}: {note.strip() or 'no note'}"
+        now = utc_now()
+        canonical = normalise_ticket_id(ticket_id)
+        conn.execute(
+            "UPDATE tickets SET status = 'resolved', updated_at = ? WHERE id = ?", (now, canonical)
+        )
+        conn.execute(
+            "INSERT INTO ticket_notes (ticket_id, status, note, created_at) "
+            "VALUES (?, 'resolved', ?, ?)",
+            (canonical, ticket_note, now),
+        )
+        conn.execute(
+            "INSERT INTO idempotent_requests (key, customer_id, operation, response, created_at) "
+            "VALUES (?, ?, 'decide_manager_approval', ?, ?)",
+            (idempotency_key, customer.id, result.model_dump_json(), now),
+        )
+        record_event(
+            conn,
+            kind=f"refund_{verdict}_by_manager",
+            customer_id=customer.id,
+            thread_id=thread_id,
+            payload={**result.model_dump(), "decided_by": decided_by},
+        )
+        return result
