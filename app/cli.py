@@ -18,7 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from app.render import print_checkpoints, print_history, print_turn
-from app.scenarios import INVALID_INPUTS, SCENARIOS
+from app.scenarios import HUMAN_ACTIONS, INVALID_INPUTS, SCENARIOS
 from app.service import (
     NotWaitingError,
     SupportService,
@@ -345,7 +345,13 @@ def demo(
             for text in scenario.resume_in_new_process:
                 thread_id = f"demo-{number:02d}"
                 console.rule(f"{number}. {scenario.title} (continued in a new process)")
-                _ask_in_new_process(folder, model, scenario.customer_id, thread_id, text)
+                args = ["ask", text, "--customer", scenario.customer_id, "--thread", thread_id]
+                _cli_in_new_process(folder, model, args)
+        console.rule("Humans in the loop: the inbox, then answers from other processes")
+        _cli_in_new_process(folder, None, ["inbox"])
+        for thread_id, args in HUMAN_ACTIONS:
+            console.print(f"[dim]$ support-swarm {' '.join(args[:1])} {thread_id} ...[/]")
+            _cli_in_new_process(folder, None, [args[0], thread_id, *args[1:]])
         console.rule("Invalid input")
         with _service(folder, model) as service:
             for customer_id, text in INVALID_INPUTS:
@@ -356,22 +362,8 @@ def demo(
                     console.print(f"[dim]{customer_id}[/] {shown!r} -> [red]{exc}[/]")
 
 
-def _ask_in_new_process(
-    folder: Path, model: str | None, customer: str, thread: str, text: str
-) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "app.cli",
-        "ask",
-        text,
-        "--customer",
-        customer,
-        "--thread",
-        thread,
-        "--data-dir",
-        str(folder),
-    ]
+def _cli_in_new_process(folder: Path, model: str | None, args: list[str]) -> None:
+    command = [sys.executable, "-m", "app.cli", *args, "--data-dir", str(folder)]
     if model:
         command += ["--model", model]
     env = {**os.environ, "COLUMNS": str(console.width)}

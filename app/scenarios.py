@@ -53,3 +53,19 @@ INVALID_INPUTS: tuple[tuple[str, str], ...] = (
     ("C001", "x" * 100_000),
 )
 """(customer, message) pairs that must be refused with a clear error."""
+
+HUMAN_ACTIONS: tuple[tuple[str, list[str]], ...] = (
+    (
+        "demo-08",
+        [
+            "reply",
+            "I'm Priya from the support team. I'm sorry for the trouble; I've reviewed your "
+            "account and I'm here to sort this out with you now.",
+            "--agent",
+            "Priya",
+        ],
+    ),
+    ("demo-09", ["approve", "--by", "Sam (billing manager)"]),
+)
+"""(thread, CLI arguments) a human runs after the demo: answer the escalation, approve the
+large refund. Threads are those of `SCENARIOS` (numbered from 1)."""

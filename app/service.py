@@ -57,6 +57,9 @@ class TurnResult:
     """Transfers made during this turn."""
     ticket_id: str | None = None
     """Escalation ticket opened this turn, if any."""
+    source: str = "customer"
+    """Who started this run: `customer` (a message), `human` (a reply or a decision on a
+    paused thread) or `replay`."""
 
 
 class ThreadWaitingError(RuntimeError):
@@ -241,7 +244,14 @@ class SupportService:
             thread_id, customer_id, {"messages": [HumanMessage(content=message)]}, message
         )
 
-    def _run(self, thread_id: str, customer_id: str, graph_input: Any, message: str) -> TurnResult:
+    def _run(
+        self,
+        thread_id: str,
+        customer_id: str,
+        graph_input: Any,
+        message: str,
+        source: str = "customer",
+    ) -> TurnResult:
         """Stream one run of the graph on `thread_id` and summarise the turn."""
         context = replace(self.context, customer_id=customer_id, thread_id=thread_id)
         config: RunnableConfig = {
@@ -267,8 +277,13 @@ class SupportService:
             agent=(reply.name if reply else None) or "unknown",
             intent=str(values.get("intent", "")),
             route=route,
-            handoffs=[h for h in values.get("handoffs") or [] if h.get("turn") == turn],
+            handoffs=[
+                h
+                for h in values.get("handoffs") or []
+                if h.get("turn") == turn and source == "customer"
+            ],
             ticket_id=escalation.get("ticket_id") if "escalation" in route else None,
+            source=source,
         )
 
     # -- humans in the loop -------------------------------------------------------------
@@ -307,7 +322,7 @@ class SupportService:
         """
         message = validate_message(text)
         self._expect(thread_id, "escalation")
-        return self._resume(thread_id, {"reply": message, "agent": agent}, message)
+        return self._resume(thread_id, {"reply": message, "agent": agent}, f"reply by {agent}")
 
     def approve(
         self, thread_id: str, *, decided_by: str = "billing manager", note: str = ""
@@ -320,7 +335,7 @@ class SupportService:
         """
         self._expect(thread_id, "refund_approval")
         decision = {"approved": True, "reason": note, "decided_by": decided_by}
-        return self._resume(thread_id, decision, f"(approved by {decided_by})")
+        return self._resume(thread_id, decision, f"refund approved by {decided_by}")
 
     def deny(
         self, thread_id: str, *, reason: str, decided_by: str = "billing manager"
@@ -335,7 +350,7 @@ class SupportService:
             raise ValueError("A denial needs a reason the customer can read (--reason).")
         self._expect(thread_id, "refund_approval")
         decision = {"approved": False, "reason": reason.strip(), "decided_by": decided_by}
-        return self._resume(thread_id, decision, f"(denied by {decided_by})")
+        return self._resume(thread_id, decision, f"refund denied by {decided_by}")
 
     def _expect(self, thread_id: str, kind: str) -> PausedThread:
         self.state(thread_id)  # raises UnknownThreadError
@@ -349,7 +364,7 @@ class SupportService:
 
     def _resume(self, thread_id: str, value: dict[str, Any], message: str) -> TurnResult:
         owner = self.thread_owner(thread_id) or self.context.customer_id
-        return self._run(thread_id, owner, Command(resume=value), message)
+        return self._run(thread_id, owner, Command(resume=value), message, source="human")
 
     # -- time travel ----------------------------------------------------------------------
 
@@ -414,6 +429,7 @@ class SupportService:
             thread_id=thread_id,
             customer_id=owner,
             message="(replay)",
+            source="replay",
             reply=reply.text if reply else "",
             agent=(reply.name if reply else None) or "unknown",
             intent=str(values.get("intent", "")),
