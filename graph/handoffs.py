@@ -7,13 +7,17 @@ tool call returns a `Command` that sets `intent` to the destination's intent and
 Loop guard (DESIGN.md "Graph"): more than `Context.handoff_budget` transfers in one turn,
 or a transfer straight back to the agent that just handed over (A -> B -> A), goes to the
 human escalation node instead, with the reason recorded in the handoff record.
+
+One transfer per reply: when a model calls several `transfer_to_*` tools at once, only the
+first is followed; the others are answered with a note and change nothing (two transfers
+in one tool step would otherwise both write `intent`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
@@ -39,6 +43,24 @@ DESCRIPTIONS: dict[str, str] = {
     "faq": "how-to and product questions answered from the knowledge base",
     "escalation": "a human agent: complaints, legal threats, security incidents, or when stuck",
 }
+
+
+EXTRA_TRANSFER_NOTE = (
+    "Not transferred: only one transfer per reply is followed, and this reply already "
+    "transfers the conversation."
+)
+"""Tool result for the second and later `transfer_to_*` calls of one reply."""
+
+
+def first_transfer_call_id(state: dict[str, Any]) -> str | None:
+    """ID of the first `transfer_to_*` call in the latest assistant message, if any."""
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, AIMessage):
+            return next(
+                (c["id"] for c in message.tool_calls if c["name"].startswith("transfer_to_")),
+                None,
+            )
+    return None
 
 
 def guard_destination(
@@ -93,6 +115,12 @@ def make_handoff_tool(target: str) -> BaseTool:
         runtime: ToolRuntime[Context, dict],
     ) -> Command:
         state = runtime.state or {}
+        first = first_transfer_call_id(state)
+        if first is not None and runtime.tool_call_id != first:
+            message = ToolMessage(
+                content=EXTRA_TRANSFER_NOTE, name=name, tool_call_id=runtime.tool_call_id or ""
+            )
+            return Command(update={"messages": [message]})
         source = str(state.get("active_agent") or "triage")
         destination, guard_reason = guard_destination(
             state, source, target, runtime.context.handoff_budget

@@ -6,10 +6,15 @@ Supported names:
   no network, no key.
 - `openai:<model>`: `langchain_openai.ChatOpenAI`, which also serves any OpenAI-compatible
   server (Ollama, vLLM, llama.cpp) through `OPENAI_BASE_URL`.
+
+Client limits for `openai:` models come from optional environment variables, read when the
+model is first loaded: `SUPPORT_MODEL_TIMEOUT` (seconds per request, default 60) and
+`SUPPORT_MODEL_MAX_RETRIES` (retries after a timeout, 429 or 5xx, default 2).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 
@@ -23,6 +28,30 @@ class ModelConfigError(ValueError):
 
 SUPPORTED_PROVIDERS = ("local", "openai")
 
+DEFAULT_TIMEOUT = 60.0
+"""Seconds per model request unless `SUPPORT_MODEL_TIMEOUT` says otherwise."""
+
+DEFAULT_MAX_RETRIES = 2
+"""Client retries per model call unless `SUPPORT_MODEL_MAX_RETRIES` says otherwise."""
+
+
+def _env_number(name: str, default: float, kind: type[int] | type[float]) -> float:
+    """Read a non-negative number from the environment, or `default` when unset or blank.
+
+    Raises:
+        ModelConfigError: the variable is set to something that is not such a number.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = -1
+    if not math.isfinite(value) or value < 0:
+        raise ModelConfigError(f"{name} must be a non-negative {kind.__name__}, got {raw!r}.")
+    return value
+
 
 def check_model_name(name: str) -> None:
     """Validate a model name and its credentials without creating a client.
@@ -31,8 +60,10 @@ def check_model_name(name: str) -> None:
         name: `local` or `openai:<model>`.
 
     Raises:
-        ModelConfigError: unknown provider, empty model part, or an `openai:` model with
-            neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` set.
+        ModelConfigError: unknown provider, empty model part, an `openai:` model with
+            neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` set, or a
+            `SUPPORT_MODEL_TIMEOUT` / `SUPPORT_MODEL_MAX_RETRIES` that is not a
+            non-negative number.
     """
     if name == "local":
         return
@@ -52,6 +83,8 @@ def check_model_name(name: str) -> None:
             f"Model {name!r} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible "
             "server such as Ollama). Set it, or use the embedded model with --model local."
         )
+    _env_number("SUPPORT_MODEL_TIMEOUT", DEFAULT_TIMEOUT, float)
+    _env_number("SUPPORT_MODEL_MAX_RETRIES", DEFAULT_MAX_RETRIES, int)
 
 
 @lru_cache(maxsize=16)
@@ -65,7 +98,8 @@ def load_chat_model(name: str) -> BaseChatModel:
         A LangChain chat model supporting `bind_tools` and `with_structured_output`.
 
     Raises:
-        ModelConfigError: as `check_model_name`.
+        ModelConfigError: as `check_model_name`, or `SUPPORT_MODEL_TIMEOUT` /
+            `SUPPORT_MODEL_MAX_RETRIES` is not a non-negative number.
     """
     check_model_name(name)
     if name == "local":
@@ -76,4 +110,8 @@ def load_chat_model(name: str) -> BaseChatModel:
 
     _, _, model = name.partition(":")
     api_key = SecretStr(os.environ.get("OPENAI_API_KEY") or "not-needed")
-    return ChatOpenAI(model=model, temperature=0, api_key=api_key, max_retries=2, timeout=60)
+    timeout = _env_number("SUPPORT_MODEL_TIMEOUT", DEFAULT_TIMEOUT, float)
+    max_retries = int(_env_number("SUPPORT_MODEL_MAX_RETRIES", DEFAULT_MAX_RETRIES, int))
+    return ChatOpenAI(
+        model=model, temperature=0, api_key=api_key, max_retries=max_retries, timeout=timeout
+    )

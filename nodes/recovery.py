@@ -1,7 +1,9 @@
 """What a specialist does when its model misbehaves, so the customer is never stranded.
 
 - Malformed (unparseable) tool calls are answered with error tool results, so the model
-  can correct itself; invalid arguments are reported the same way by the tool node.
+  can correct itself; invalid arguments are reported the same way by the tool node. Tool
+  calls of a reply cut off at the token limit count as malformed: streamed arguments are
+  parsed leniently, so a cut-off `{"amount": 7` would otherwise run as 7.
 - At `Context.max_tool_errors` errors in one turn, or when the model cannot be reached
   (after the client's own retries), the specialist apologises and opens a ticket.
 - A reply that promises a transfer without calling a handoff tool is turned into the
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from contextlib import closing
@@ -42,9 +45,45 @@ def tool_errors_this_turn(messages: Sequence[BaseMessage]) -> int:
     return count
 
 
+NOT_RUN_NOTE = (
+    "Not run: another tool call in the same reply had arguments that could not be parsed. "
+    "Call {name} again if you still need it."
+)
+"""Tool result for a well-formed call that shares its reply with a malformed one."""
+
+
+def distrust_cut_off_calls(response: AIMessage) -> AIMessage:
+    """Turn the tool calls of a reply that stopped at the token limit (`finish_reason`
+    `length`) into malformed calls, since their arguments may be incomplete."""
+    if response.response_metadata.get("finish_reason") != "length" or not response.tool_calls:
+        return response
+    cut_off = [
+        {
+            "name": call["name"],
+            "args": json.dumps(call["args"]),
+            "id": call.get("id"),
+            "error": "the reply was cut off at the token limit, so the arguments may be incomplete",
+            "type": "invalid_tool_call",
+        }
+        for call in response.tool_calls
+    ]
+    invalid = [*response.invalid_tool_calls, *cut_off]
+    return response.model_copy(update={"tool_calls": [], "invalid_tool_calls": invalid})
+
+
 def malformed_call_results(response: AIMessage) -> list[ToolMessage]:
-    """Error tool results for each unparseable tool call in `response` (one per call ID)."""
-    return [
+    """Tool results answering every call in `response` (one per call ID): an error for each
+    unparseable call, and a "not run" note for each well-formed call of the same reply, so
+    the history stays valid and the model resends the calls it still needs."""
+    not_run = [
+        ToolMessage(
+            content=NOT_RUN_NOTE.format(name=call["name"]),
+            name=call["name"],
+            tool_call_id=call.get("id") or "",
+        )
+        for call in response.tool_calls
+    ]
+    return not_run + [
         ToolMessage(
             content=(
                 f"Error: the arguments for {call.get('name')} could not be parsed "

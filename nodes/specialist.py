@@ -99,11 +99,12 @@ def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
             return recovery.give_up(name, state, ctx, reason, [])
         if not isinstance(response, AIMessage):
             response = AIMessage(content=str(getattr(response, "content", response)))
+        response = recovery.distrust_cut_off_calls(response)
         response.name = name
         update: dict[str, Any] = {"messages": [response], "active_agent": name, "intent": intent}
         if response.invalid_tool_calls:
             results = recovery.malformed_call_results(response)
-            if errors + len(results) >= ctx.max_tool_errors:
+            if errors + len(response.invalid_tool_calls) >= ctx.max_tool_errors:
                 reason = "tool arguments could not be parsed"
                 return recovery.give_up(name, state, ctx, reason, [response, *results])
             update["messages"] = [response, *results]
