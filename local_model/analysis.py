@@ -487,12 +487,13 @@ _CONFIRM_WORDS = _words(
     absolutely definitely certainly please pls plz proceed confirm confirmed correct right exactly
     no nope nah works go ahead do it that this sounds looks lets let's let us thanks thank you thx
     then one the same for me with we can just it's its is that's would be is fine of course
-    course indeed done deal sounds go on continue carry why not now right away y n"""
+    course indeed done deal sounds go on continue carry why not now right away y n try again
+    retry once more"""
 )
 _ANCHORS = _words(
     """yes yeah yep yup ya yea sure ok okay k alright fine great perfect cool good agreed agree
     absolutely definitely certainly proceed confirm confirmed correct right exactly no nope nah
-    works go do continue course indeed deal y n"""
+    works go do continue course indeed deal y n try retry"""
 )
 _TOKEN = re.compile(r"[a-z']+")
 FOLLOWUP_MAX_WORDS = 8

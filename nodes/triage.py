@@ -41,13 +41,16 @@ def validate_message(text: str) -> str:
 TRIAGE_MODES = ("hybrid", "llm", "classifier")
 
 
-def _classify(text: str, ctx: Context, profile: dict[str, Any]) -> tuple[TriageDecision, str]:
+def _classify(
+    text: str, ctx: Context, profile: dict[str, Any], *, follow_up: bool = False
+) -> tuple[TriageDecision, str]:
     """Decide the intent with the embedded classifier, the triage model, or both.
 
     `hybrid`: the classifier decides unless it is unsure (it asks for clarification, or its
     confidence is below `Context.triage_threshold`); only then is the triage model called.
-    `llm` always calls the triage model; `classifier` never does. The `local` model *is* the
-    classifier, so it is never called twice. Returns the decision and who made it
+    `llm` always calls the triage model; `classifier` never does. A `follow_up` ("yes,
+    please do that" to the active specialist) never needs the model. The `local` model *is*
+    the classifier, so it is never called twice. Returns the decision and who made it
     (`classifier` or `llm`).
 
     Raises:
@@ -63,7 +66,7 @@ def _classify(text: str, ctx: Context, profile: dict[str, Any]) -> tuple[TriageD
     decision = classify_message(text, threshold=ctx.triage_threshold)
     unsure = decision.needs_clarification or decision.confidence < ctx.triage_threshold
     ask_model = ctx.triage_mode == "llm" or (ctx.triage_mode == "hybrid" and unsure)
-    if triage_model == "local" or not ask_model:
+    if triage_model == "local" or not ask_model or follow_up:
         return decision, "classifier"
     model = load_chat_model(triage_model).with_structured_output(TriageDecision)
     messages = [SystemMessage(prompts.triage_prompt(profile)), HumanMessage(text)]
@@ -105,8 +108,9 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
     with closing(database.connect(ctx.crm_path)) as conn:
         customer = require_customer(conn, ctx.customer_id)
     profile = customer.model_dump() if hasattr(customer, "model_dump") else dict(customer)
-    decision, decided_by = _classify(text, ctx, profile)
     active = state.get("active_agent")
+    follow_up = bool(active) and is_followup(text)
+    decision, decided_by = _classify(text, ctx, profile, follow_up=follow_up)
     update: dict[str, Any] = {
         "turn": int(state.get("turn") or 0) + 1,
         "turn_handoffs": 0,
@@ -128,7 +132,7 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
                 "turn": update["turn"],
             }
         ]
-    elif active and (is_followup(text) or decision.needs_clarification):
+    elif active and (follow_up or decision.needs_clarification):
         intent, decided_by = INTENT_FOR_AGENT[active], "followup"
     elif active and intent in AGENT_FOR_INTENT:
         intent = INTENT_FOR_AGENT[active]

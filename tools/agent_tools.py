@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
@@ -101,6 +101,15 @@ def _run(runtime: ToolRuntime[Context], action: Callable[[_Call], dict[str, Any]
     except sqlite3.Error as exc:
         return {"ok": False, "error": f"The account database is unavailable ({exc})."}
     return result
+
+
+def _first_call_of_its_kind(runtime: ToolRuntime[Context], name: str) -> bool:
+    """True when this call is the first call of tool `name` in the latest assistant reply."""
+    for message in reversed((runtime.state or {}).get("messages") or []):
+        if isinstance(message, AIMessage):
+            first = next((c["id"] for c in message.tool_calls if c["name"] == name), None)
+            return first is None or first == runtime.tool_call_id
+    return True
 
 
 def _recorded_result(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
@@ -298,6 +307,11 @@ def request_refund(
 
     outcome = _run(runtime, action)
     if outcome.get("outcome") != "needs_manager_approval" or not outcome.get("ticket_id"):
+        return outcome
+    if not _first_call_of_its_kind(runtime, "request_refund") or (runtime.state or {}).get(
+        "pending_approval"
+    ):
+        # One pause at a time: this request keeps its approval ticket for the team.
         return outcome
     pending: ApprovalRequest = {
         "ticket_id": str(outcome["ticket_id"]),
