@@ -1,7 +1,8 @@
-"""Benchmark: one long thread through the full graph with the `local` model.
+"""Benchmark: long threads, or many threads, through the full graph with the `local` model.
 
-Prints per-turn latency at the start and end of the thread, the time to load the thread's
-state, and the checkpoint database size, so persistence costs can be compared over time.
+Prints per-turn latency at the start and end of the run, the time to load a thread's state
+(in the running process, and cold in a fresh process-like service), and the checkpoint
+database size, so persistence costs can be compared over time.
 """
 
 from __future__ import annotations
@@ -22,52 +23,105 @@ BENCH_MESSAGES: tuple[str, ...] = (
 )
 """Messages the benchmark cycles through (read-only: no refunds or plan changes)."""
 
+LOAD_REPEATS = 5
+"""`get_state` calls timed per load figure (the median is reported)."""
+
 
 def _folder_bytes(folder: Path, stem: str) -> int:
     return sum(p.stat().st_size for p in folder.glob(f"{stem}*") if p.is_file())
 
 
-def run_bench(turns: int, customer_id: str = "C003") -> dict[str, float | int]:
-    """Run `turns` turns on one thread in a temporary folder and return the figures.
+def _p50(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def _load_ms(service: SupportService, thread_id: str) -> float:
+    t0 = time.perf_counter()
+    service.graph.get_state(service.config(thread_id))
+    return (time.perf_counter() - t0) * 1000
+
+
+def _cold_load_ms(folder: Path, thread_id: str) -> float:
+    """Median time (ms) of `get_state` on a service opened just for it, as a new process
+    resuming the thread would see it (no cached state; the file is in the OS cache)."""
+    loads = []
+    for _ in range(LOAD_REPEATS):
+        with SupportService(folder) as fresh:
+            loads.append(_load_ms(fresh, thread_id))
+    return _p50(loads)
+
+
+def _checkpoint_bytes(service: SupportService, folder: Path) -> int:
+    service.checkpointer.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return _folder_bytes(folder, "checkpoints.sqlite")
+
+
+def run_bench(turns: int, customer_id: str = "C003", threads: int = 1) -> dict[str, float | int]:
+    """Run `threads` threads of `turns` turns each in one temporary folder; return the figures.
+
+    With one thread the turns run back to back. With several, the threads take turns in
+    rounds (turn 1 of every thread, then turn 2 of every thread...), as concurrent
+    conversations would, so each turn loads a thread that other turns have pushed out of
+    the service's cache when there are many.
 
     Args:
-        turns: number of customer messages (>= 1).
-        customer_id: customer the thread belongs to.
+        turns: customer messages per thread (>= 1).
+        customer_id: customer every thread belongs to.
+        threads: number of threads (>= 1), all in one checkpoint file.
 
     Returns:
-        `turns`, `first_p50_ms` and `last_p50_ms` (median turn time of the first and last
-        ten turns, milliseconds), `load_ms` (median of 5 `get_state` calls), `db_bytes`
-        (checkpoint file plus its WAL), and `total_s`.
+        `turns`, `threads`; `first_p50_ms` and `last_p50_ms`: median turn time (ms) of the
+        first and last ten turns of a single thread, or with several threads of the first
+        and last five rounds (a cycle of `BENCH_MESSAGES`, so both time the same mix);
+        `p50_ms`: median of every turn; `load_ms`: median `get_state` time of the last
+        thread in the running service and `load_cold_ms` in a freshly opened one (ms, of
+        `LOAD_REPEATS` calls); `db_bytes`: checkpoint file plus WAL after a WAL checkpoint;
+        `bytes_per_turn`; `total_s`: wall time of the turns (s).
 
     Raises:
-        ValueError: `turns` < 1.
+        ValueError: `turns` or `threads` < 1.
     """
     if turns < 1:
         raise ValueError("turns must be at least 1")
+    if threads < 1:
+        raise ValueError("threads must be at least 1")
+    thread_ids = ["bench"] if threads == 1 else [f"bench-{i:05d}" for i in range(threads)]
     with tempfile.TemporaryDirectory(prefix="support-swarm-bench-") as tmp:
         folder = Path(tmp)
-        timings: list[float] = []
-        started = time.perf_counter()
+        rounds: list[list[float]] = []
         with SupportService(folder) as service:
             service.send("hello", thread_id="warm-up", customer_id=customer_id)
+            started = time.perf_counter()
             for turn in range(turns):
                 message = BENCH_MESSAGES[turn % len(BENCH_MESSAGES)]
-                t0 = time.perf_counter()
-                service.send(message, thread_id="bench", customer_id=customer_id)
-                timings.append((time.perf_counter() - t0) * 1000)
+                timings = []
+                for thread_id in thread_ids:
+                    t0 = time.perf_counter()
+                    service.send(message, thread_id=thread_id, customer_id=customer_id)
+                    timings.append((time.perf_counter() - t0) * 1000)
+                rounds.append(timings)
             total = time.perf_counter() - started
-            loads = []
-            for _ in range(5):
-                t0 = time.perf_counter()
-                service.graph.get_state(service.config("bench"))
-                loads.append((time.perf_counter() - t0) * 1000)
-            service.checkpointer.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db_bytes = _folder_bytes(folder, "checkpoints.sqlite")
+            last_thread = thread_ids[-1]
+            load_ms = _p50([_load_ms(service, last_thread) for _ in range(LOAD_REPEATS)])
+            db_bytes = _checkpoint_bytes(service, folder)
+        load_cold_ms = _cold_load_ms(folder, last_thread)
+    every_turn = [t for timings in rounds for t in timings]
+    if threads == 1:
+        first, last = every_turn[:10], every_turn[-10:]
+    else:
+        # Whole cycles of the messages, so both figures time the same mix of requests.
+        cycle = len(BENCH_MESSAGES)
+        first = [t for timings in rounds[:cycle] for t in timings]
+        last = [t for timings in rounds[-cycle:] for t in timings]
     return {
         "turns": turns,
-        "first_p50_ms": round(statistics.median(timings[:10]), 3),
-        "last_p50_ms": round(statistics.median(timings[-10:]), 3),
-        "load_ms": round(statistics.median(loads), 3),
+        "threads": threads,
+        "first_p50_ms": _p50(first),
+        "last_p50_ms": _p50(last),
+        "p50_ms": _p50(every_turn),
+        "load_ms": load_ms,
+        "load_cold_ms": load_cold_ms,
         "db_bytes": db_bytes,
+        "bytes_per_turn": round(db_bytes / (turns * threads)),
         "total_s": round(total, 3),
     }

@@ -29,6 +29,7 @@ from app.service import (
 )
 from graph.context import Context, default_data_dir
 from graph.models import ModelConfigError
+from graph.persistence import parse_age, prune_threads
 from nodes.triage import InvalidMessageError
 from tools import database
 from tools.customers import UnknownCustomerError
@@ -42,7 +43,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the CRM database.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure triage quality.", no_args_is_help=True)
+threads_app = typer.Typer(
+    help="List stored conversation threads, or prune old ones.", invoke_without_command=True
+)
 app.add_typer(db_app, name="db")
+app.add_typer(threads_app, name="threads")
 app.add_typer(eval_app, name="eval")
 
 console = Console()
@@ -158,9 +163,11 @@ def chat(
     console.print(f"Resume with: support-swarm chat --customer {customer} --thread {thread_id}")
 
 
-@app.command()
-def threads(data_dir: DataDir = None) -> None:
-    """List stored conversation threads."""
+@threads_app.callback()
+def threads(ctx: typer.Context, data_dir: DataDir = None) -> None:
+    """List stored conversation threads (`threads prune` deletes old ones)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _service(data_dir, None) as service:
         rows = service.threads()
     table = Table("thread", "customer", "turns", "checkpoints", "updated")
@@ -173,6 +180,33 @@ def threads(data_dir: DataDir = None) -> None:
             row.updated_at or "-",
         )
     console.print(table if rows else "No threads yet.")
+
+
+@threads_app.command("prune")
+def threads_prune(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", help="Delete threads idle for longer than this: 30d, 12h, 90m, 2w."
+        ),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Delete every thread whose latest turn is older than --older-than and shrink the file."""
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        _fail(str(exc))
+    folder = data_dir or (ctx.parent.params.get("data_dir") if ctx.parent else None)
+    with _service(folder, None) as service:
+        result = prune_threads(service.checkpointer, age)
+    console.print(
+        f"Removed {result.threads_removed} thread(s) idle for more than {older_than}; "
+        f"checkpoint file {result.bytes_before:,} -> {result.bytes_after:,} bytes."
+    )
+    for thread_id in result.thread_ids:
+        console.print(f"  {thread_id}")
 
 
 @app.command()
@@ -396,14 +430,21 @@ def eval_routing(
 
 @app.command()
 def bench(
-    turns: Annotated[int, typer.Option("--turns", min=1, help="Turns in the thread.")] = 200,
+    turns: Annotated[int, typer.Option("--turns", min=1, help="Turns per thread.")] = 200,
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads", min=1, help="Threads in one checkpoint file; they take turns in rounds."
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Time one long thread through the full graph (local model, fresh SQLite files)."""
+    """Time long threads through the full graph (local model, fresh SQLite files): per-turn
+    p50 of the first and last ten rounds, thread load time and checkpoint file size."""
     from app.bench import run_bench
 
     with console.status("running benchmark...") if not as_json else _null():
-        figures = run_bench(turns)
+        figures = run_bench(turns, threads=threads)
     if as_json:
         print(json.dumps(figures))
         return

@@ -16,13 +16,18 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from graph.builder import compile_graph
 from graph.context import Context, default_data_dir
 from graph.models import check_model_name
-from graph.persistence import connect_checkpoint_db
+from graph.persistence import (
+    DURABILITY,
+    connect_checkpoint_db,
+    list_threads,
+    make_checkpointer,
+    record_turn,
+)
 from graph.state import HandoffRecord
 from nodes.triage import validate_message
 from tools import database
@@ -162,8 +167,7 @@ class SupportService:
             check_model_name(self.context.triage_model)
         database.connect(self.crm_path).close()
         self._conn = connect_checkpoint_db(self.checkpoint_path)
-        self.checkpointer = SqliteSaver(self._conn)
-        self.checkpointer.setup()
+        self.checkpointer = make_checkpointer(self._conn)
         self.graph = compile_graph(self.checkpointer)
 
     def __enter__(self) -> SupportService:
@@ -259,7 +263,9 @@ class SupportService:
             "metadata": {"customer_id": customer_id},
         }
         route: list[str] = []
-        for chunk in self.graph.stream(graph_input, config, context=context, stream_mode="updates"):
+        for chunk in self.graph.stream(
+            graph_input, config, context=context, stream_mode="updates", durability=DURABILITY
+        ):
             for node in chunk:
                 if node.endswith("_tools") or node == "__interrupt__":
                     continue
@@ -267,6 +273,7 @@ class SupportService:
                     route.append(node)
         values = self.graph.get_state(self.config(thread_id)).values
         turn = int(values.get("turn") or 0)
+        record_turn(self.checkpointer, thread_id, customer_id, turn)
         reply = _last_reply(values.get("messages") or [])
         escalation = values.get("escalation") or {}
         return TurnResult(
@@ -421,9 +428,12 @@ class SupportService:
         context = replace(self.context, customer_id=owner, thread_id=thread_id)
         route: list[str] = []
         config: RunnableConfig = {**snapshot.config, "metadata": {"customer_id": owner}}
-        for chunk in self.graph.stream(None, config, context=context, stream_mode="updates"):
+        for chunk in self.graph.stream(
+            None, config, context=context, stream_mode="updates", durability=DURABILITY
+        ):
             route.extend(n for n in chunk if not n.endswith("_tools") and n != "__interrupt__")
         values = self.graph.get_state(self.config(thread_id)).values
+        record_turn(self.checkpointer, thread_id, owner, int(values.get("turn") or 0))
         reply = _last_reply(values.get("messages") or [])
         return TurnResult(
             thread_id=thread_id,
@@ -473,23 +483,23 @@ class SupportService:
         return [str(row[0]) for row in rows]
 
     def threads(self) -> list[ThreadSummary]:
-        """Every stored thread, most recently updated first."""
-        rows = self._conn.execute(
-            "SELECT thread_id, COUNT(*), MAX(checkpoint_id) FROM checkpoints "
-            "WHERE checkpoint_ns = '' GROUP BY thread_id"
-        ).fetchall()
-        summaries = []
-        for thread_id, count, _ in rows:
-            state = self.graph.get_state(self.config(thread_id))
-            summaries.append(
-                ThreadSummary(
-                    thread_id=thread_id,
-                    customer_id=self.thread_owner(thread_id),
-                    turns=int(state.values.get("turn") or 0),
-                    checkpoints=int(count),
-                    updated_at=state.created_at,
-                )
+        """Every stored thread, most recently updated first (read from the thread index)."""
+        counts = dict(
+            self._conn.execute(
+                "SELECT thread_id, COUNT(*) FROM checkpoints WHERE checkpoint_ns = '' "
+                "GROUP BY thread_id"
+            ).fetchall()
+        )
+        summaries = [
+            ThreadSummary(
+                thread_id=record.thread_id,
+                customer_id=record.customer_id,
+                turns=record.turns,
+                checkpoints=int(counts.get(record.thread_id, 0)),
+                updated_at=record.updated_at.isoformat(timespec="seconds"),
             )
+            for record in list_threads(self.checkpointer)
+        ]
         return sorted(summaries, key=lambda s: s.updated_at or "", reverse=True)
 
     def state(self, thread_id: str) -> dict[str, Any]:

@@ -9,13 +9,17 @@ node routes to the new agent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
-from langchain_core.messages import AIMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
+from pydantic import BaseModel
 
 from graph.context import Context
 from graph.handoffs import DESTINATIONS, make_handoff_tool
@@ -44,6 +48,99 @@ def latest_handoff_to(state: SupportState, agent: str) -> HandoffRecord | None:
         if record.get("to_agent") == agent:
             return record
     return None
+
+
+CONTEXT_MESSAGES = 40
+"""Most earlier messages a specialist's model is shown (about 8-10 customer turns); the
+current turn is always shown whole, and older turns are summarised in the case notes."""
+
+SUMMARY_REQUESTS = 5
+"""Earlier customer messages quoted in the summary of what the model is not shown."""
+
+SUMMARY_CHARS = 160
+"""Characters kept of each quoted earlier customer message."""
+
+
+def window_start(messages: Sequence[BaseMessage], limit: int | None = None) -> int:
+    """Index of the first message a specialist's model is shown.
+
+    The latest `limit` messages (`CONTEXT_MESSAGES` when None), widened to the start of
+    the current turn (the latest customer message) when that turn is longer, and moved
+    forward past tool results at its start: a tool result is never shown without the
+    assistant message that called it (OpenAI rejects that), and an assistant message with
+    tool calls always comes with its results. Cost: proportional to the messages looked
+    at, not to the length of the conversation.
+    """
+    limit = CONTEXT_MESSAGES if limit is None else limit
+    start = max(0, len(messages) - limit)
+    latest_customer = next(
+        (i for i in range(len(messages) - 1, -1, -1) if messages[i].type == "human"), start
+    )
+    start = min(start, latest_customer)
+    while start < len(messages) and isinstance(messages[start], ToolMessage):
+        start += 1
+    return start
+
+
+_message_type = attrgetter("type")
+
+
+def earlier_summary(messages: Sequence[BaseMessage], start: int) -> dict[str, Any]:
+    """Case-notes summary of the messages before `start`, which the model is not shown.
+
+    `messages_not_shown` and `customer_turns` count them (the embedded model numbers its
+    tool calls by customer turn, so it needs the count), and `earlier_requests` quotes the
+    last `SUMMARY_REQUESTS` customer messages among them, oldest first.
+    """
+    hidden = messages[:start]
+    requests: list[str] = []
+    for message in reversed(hidden):
+        if len(requests) == SUMMARY_REQUESTS:
+            break
+        if message.type == "human":
+            requests.append(message.text[:SUMMARY_CHARS])
+    return {
+        "messages_not_shown": len(hidden),
+        "customer_turns": list(map(_message_type, hidden)).count("human"),
+        "earlier_requests": list(reversed(requests)),
+    }
+
+
+def windowed_state(state: Any) -> Any:
+    """`state` with `messages` cut to the specialist's window (`window_start`)."""
+    if isinstance(state, dict) and isinstance(state.get("messages"), list):
+        messages = state["messages"]
+        start = window_start(messages)
+        if start:
+            return {**state, "messages": messages[start:]}
+    return state
+
+
+class WindowedToolNode(ToolNode):
+    """A `ToolNode` whose tools see the specialist's window of the conversation.
+
+    Tools read the graph state through `ToolRuntime.state`, and LangChain validates and
+    `model_dump`s every injected argument of every tool call, the whole state included:
+    with the full conversation a tool call cost grew with the thread (about 3 ms a call
+    at 200 turns, against 0.7 ms at 10). The tools only read the latest assistant message
+    (which tool calls it made), and the window always holds the current turn.
+    """
+
+    def _func(
+        self,
+        input: list[AnyMessage] | dict[str, Any] | BaseModel,
+        config: RunnableConfig,
+        runtime: Runtime,
+    ) -> Any:
+        return super()._func(windowed_state(input), config, runtime)
+
+    async def _afunc(
+        self,
+        input: list[AnyMessage] | dict[str, Any] | BaseModel,
+        config: RunnableConfig,
+        runtime: Runtime,
+    ) -> Any:
+        return await super()._afunc(windowed_state(input), config, runtime)
 
 
 def _step_limit_update(name: str, state: SupportState, limit: int) -> dict[str, Any]:
@@ -90,10 +187,14 @@ def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
         errors = recovery.tool_errors_this_turn(state["messages"])
         if errors >= ctx.max_tool_errors:
             return recovery.give_up(name, state, ctx, "tool arguments were invalid", [])
+        messages = state["messages"]
+        start = window_start(messages)
+        if start:
+            notes["earlier"] = earlier_summary(messages, start)
         model = load_chat_model(ctx.model).bind_tools(tools)
         prompt = SystemMessage(prompts.specialist_prompt(name, notes))
         try:
-            response = model.invoke([prompt, *state["messages"]])
+            response = model.invoke([prompt, *messages[start:]])
         except Exception as exc:  # after the client's own retries: timeouts, 429, 5xx
             reason = f"the model could not be reached ({type(exc).__name__})"
             return recovery.give_up(name, state, ctx, reason, [])
@@ -115,5 +216,5 @@ def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
         return update
 
     node.__name__ = name
-    tool_node = ToolNode(tools, name=f"{name}_tools", handle_tool_errors=True)
+    tool_node = WindowedToolNode(tools, name=f"{name}_tools", handle_tool_errors=True)
     return Specialist(name=name, tools=tools, node=node, tool_node=tool_node)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -298,15 +299,31 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _fingerprint(paths: list[Path]) -> str:
+    """`name:size:mtime_ns` of each file, in path order, joined by `|`."""
     parts = []
     for item in sorted(paths):
-        stat = item.stat()
+        stat = os.stat(item)
         parts.append(f"{item.name}:{stat.st_size}:{stat.st_mtime_ns}")
     return "|".join(parts)
 
 
-def _kb_files(kb_dir: Path) -> list[Path]:
-    return sorted(kb_dir.glob("*.md")) if kb_dir.is_dir() else []
+def _kb_fingerprint(kb_dir: Path) -> str:
+    """`_fingerprint` of the folder's `*.md` entries, without building `Path` objects.
+
+    It runs on every `connect` (once per tool call), so it lists the folder with
+    `os.scandir` and sorts plain names (the entries share one folder, so name order is
+    path order).
+    """
+    try:
+        with os.scandir(kb_dir) as entries:
+            names = sorted(e.name for e in entries if e.name.endswith(".md"))
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+    parts = []
+    for name in names:
+        stat = os.stat(os.path.join(kb_dir, name))
+        parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
 
 
 def _stored_fingerprint(conn: sqlite3.Connection, name: str) -> str | None:
@@ -339,7 +356,7 @@ def _seed_if_needed(
                 seed_crm(conn, json.loads(CRM_FIXTURE.read_text(encoding="utf-8")))
 
     kb_path = Path(kb_dir) if kb_dir is not None else KB_DIR
-    kb_print = f"{kb_path.resolve()}|{_fingerprint(_kb_files(kb_path))}"
+    kb_print = f"{kb_path.resolve()}|{_kb_fingerprint(kb_path)}"
     if _stored_fingerprint(conn, "kb") != kb_print:
         with transaction(conn):
             load_articles(conn, kb_path)

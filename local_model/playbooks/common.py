@@ -36,15 +36,18 @@ class TurnView:
     text: str
     """The customer's latest message."""
     notes: dict[str, Any]
-    """Case notes from the system prompt: `triage`, `handoff`, `customer`."""
+    """Case notes from the system prompt: `triage`, `handoff`, `customer`, and `earlier`
+    (a summary of the messages left out of a long conversation) when there are some."""
     results_in_order: list[tuple[str, dict[str, Any]]]
     """(tool name, parsed result) for every tool result since the latest customer message."""
     history: list[BaseMessage]
-    """All messages except the system prompt."""
+    """All messages the model was given except the system prompt (in a long conversation
+    the specialist gives only its latest messages, see `nodes.specialist.window_start`)."""
     tools: set[str]
     """Names of the tools bound to the model."""
     turn_index: int
-    """Number of customer messages so far (1-based for the current turn)."""
+    """Number of customer messages so far (1-based for the current turn), counting those
+    left out of `history` (`notes["earlier"]["customer_turns"]`)."""
 
     @classmethod
     def from_messages(
@@ -52,13 +55,18 @@ class TurnView:
     ) -> TurnView:
         """Build the view from the model's input messages (system prompt first)."""
         history = [m for m in messages if m.type != "system"]
-        last_human = max((i for i, m in enumerate(history) if m.type == "human"), default=-1)
+        last_human = next(
+            (i for i in range(len(history) - 1, -1, -1) if history[i].type == "human"), -1
+        )
         results: list[tuple[str, dict[str, Any]]] = []
         for message in history[last_human + 1 :]:
             if isinstance(message, ToolMessage):
                 results.append((message.name or "", parse_result(message)))
         text = history[last_human].text if last_human >= 0 else ""
-        turns = sum(1 for m in history if m.type == "human")
+        earlier = notes.get("earlier") or {}
+        turns = sum(1 for m in history if m.type == "human") + int(
+            earlier.get("customer_turns") or 0
+        )
         return cls(agent, text, notes, results, history, tools, turns)
 
     @property
@@ -83,13 +91,13 @@ class TurnView:
         return self.text.lower()
 
     def earlier_results(self, name: str) -> list[dict[str, Any]]:
-        """Results of tool `name` in the whole conversation, oldest first."""
+        """Results of tool `name` in `history`, oldest first."""
         return [
             parse_result(m) for m in self.history if isinstance(m, ToolMessage) and m.name == name
         ]
 
     def called_earlier(self, name: str) -> list[dict[str, Any]]:
-        """Arguments of every earlier call to tool `name`, oldest first."""
+        """Arguments of every call to tool `name` in `history`, oldest first."""
         calls: list[dict[str, Any]] = []
         for message in self.history:
             if isinstance(message, AIMessage):
