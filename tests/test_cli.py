@@ -73,3 +73,19 @@ def test_threads_and_db_reset(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no-such-thread" in missing.stderr
     reset = cli("db", "reset", "--yes", "--data-dir", str(data))
     assert reset.returncode == 0 and "Reset" in reset.stdout
+
+
+def test_threads_prune_keeps_young_threads_and_rejects_a_bad_age(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert (
+        cli(
+            "ask", "How do I export my data to CSV?", "--thread", "t-young", "--data-dir", str(data)
+        ).returncode
+        == 0
+    )
+    pruned = cli("threads", "prune", "--older-than", "30d", "--data-dir", str(data))
+    assert pruned.returncode == 0, pruned.stderr
+    assert "Removed 0 thread(s)" in pruned.stdout
+    assert "t-young" in cli("threads", "--data-dir", str(data)).stdout
+    bad = cli("threads", "prune", "--older-than", "30", "--data-dir", str(data))
+    assert bad.returncode == 2 and "30" in bad.stderr
