@@ -194,6 +194,23 @@ def evaluate_refund(
     )
 
 
+def _stored_result(conn: sqlite3.Connection, key: str) -> RefundResult | None:
+    """The result recorded under idempotency `key`, if the operation already ran."""
+    row = conn.execute("SELECT response FROM idempotent_requests WHERE key = ?", (key,)).fetchone()
+    return None if row is None else RefundResult.model_validate_json(row[0])
+
+
+def _store_result(
+    conn: sqlite3.Connection, key: str, customer_id: str, operation: str, result: RefundResult
+) -> None:
+    """Record `result` under idempotency `key` (inside the caller's transaction)."""
+    conn.execute(
+        "INSERT INTO idempotent_requests (key, customer_id, operation, response, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (key, customer_id, operation, result.model_dump_json(), utc_now()),
+    )
+
+
 def _next_refund_id(conn: sqlite3.Connection) -> str:
     row = conn.execute("SELECT MAX(CAST(substr(id, 4) AS INTEGER)) FROM refunds").fetchone()
     number = FIRST_REFUND_NUMBER if row[0] is None else int(row[0]) + 1
@@ -224,20 +241,14 @@ def request_refund(
         UnknownCustomerError: if the customer does not exist.
     """
     with transaction(conn):
-        stored = conn.execute(
-            "SELECT response FROM idempotent_requests WHERE key = ?", (idempotency_key,)
-        ).fetchone()
+        stored = _stored_result(conn, idempotency_key)
         if stored is not None:
-            return RefundResult.model_validate_json(stored[0])
+            return stored
         customer = require_customer(conn, customer_id)
         result = _decide_and_record(
             conn, customer.id, invoice_id, amount, reason, idempotency_key, today, thread_id
         )
-        conn.execute(
-            "INSERT INTO idempotent_requests (key, customer_id, operation, response, created_at) "
-            "VALUES (?, ?, 'request_refund', ?, ?)",
-            (idempotency_key, customer.id, result.model_dump_json(), utc_now()),
-        )
+        _store_result(conn, idempotency_key, customer.id, "request_refund", result)
         record_event(
             conn,
             kind="refund_requested",
@@ -367,11 +378,9 @@ def decide_manager_approval(
         UnknownCustomerError: if the customer does not exist.
     """
     with transaction(conn):
-        stored = conn.execute(
-            "SELECT response FROM idempotent_requests WHERE key = ?", (idempotency_key,)
-        ).fetchone()
+        stored = _stored_result(conn, idempotency_key)
         if stored is not None:
-            return RefundResult.model_validate_json(stored[0])
+            return stored
         customer = require_customer(conn, customer_id)
         amount = round(float(amount), 2)
         invoice = get_invoice(conn, customer.id, invoice_id)
@@ -421,11 +430,7 @@ def decide_manager_approval(
             "VALUES (?, 'resolved', ?, ?)",
             (canonical, ticket_note, now),
         )
-        conn.execute(
-            "INSERT INTO idempotent_requests (key, customer_id, operation, response, created_at) "
-            "VALUES (?, ?, 'decide_manager_approval', ?, ?)",
-            (idempotency_key, customer.id, result.model_dump_json(), now),
-        )
+        _store_result(conn, idempotency_key, customer.id, "decide_manager_approval", result)
         record_event(
             conn,
             kind=f"refund_{verdict}_by_manager",
