@@ -20,9 +20,12 @@ def _handoff_line(record: HandoffRecord) -> Text:
 
 def print_turn(console: Console, result: TurnResult) -> None:
     """Print one turn: customer message, route, handoffs and the reply with its agent."""
+    who = {"customer": "customer: ", "human": "human action: ", "replay": "replay: "}
     console.print(
         Text.assemble(
-            (f"{result.customer_id} ", "dim"), ("customer: ", "bold cyan"), result.message
+            (f"{result.customer_id} ", "dim"),
+            (who.get(result.source, "customer: "), "bold cyan"),
+            result.message,
         )
     )
     console.print(

@@ -89,3 +89,26 @@ def test_threads_prune_keeps_young_threads_and_rejects_a_bad_age(tmp_path: Path)
     assert "t-young" in cli("threads", "--data-dir", str(data)).stdout
     bad = cli("threads", "prune", "--older-than", "30", "--data-dir", str(data))
     assert bad.returncode == 2 and "30" in bad.stderr
+
+
+def test_human_actions_are_labelled_as_such(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    asked = cli(
+        "ask",
+        "Let me speak to a human, this is unacceptable",
+        "--thread",
+        "t-h",
+        "--data-dir",
+        str(data),
+    )
+    assert asked.returncode == 0, asked.stderr
+    inbox = cli("inbox", "--data-dir", str(data))
+    assert "t-h" in inbox.stdout and "escalation" in inbox.stdout
+    replied = cli(
+        "reply", "t-h", "Happy to help, I'm here now.", "--agent", "Noor", "--data-dir", str(data)
+    )
+    assert replied.returncode == 0, replied.stderr
+    assert "human action: reply by Noor" in replied.stdout
+    assert "human:Noor: Happy to help" in replied.stdout
+    again = cli("reply", "t-h", "Anything else?", "--data-dir", str(data))
+    assert again.returncode == 2 and "not paused" in again.stderr
