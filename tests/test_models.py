@@ -25,7 +25,7 @@ def test_local_model_needs_nothing() -> None:
     ("name", "words"),
     [
         ("gpt-4o-mini", ["provider:model"]),
-        ("anthropic:claude", ["Unknown model provider", "anthropic"]),
+        ("acme:support-1", ["Unknown model provider", "acme"]),
         ("openai:", ["provider:model"]),
         ("openai:gpt-4o-mini", ["OPENAI_API_KEY", "OPENAI_BASE_URL"]),
     ],
