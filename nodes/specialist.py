@@ -9,13 +9,14 @@ node routes to the new agent.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage, ToolMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
@@ -85,12 +86,22 @@ def window_start(messages: Sequence[BaseMessage], limit: int | None = None) -> i
 _message_type = attrgetter("type")
 
 
-def earlier_summary(messages: Sequence[BaseMessage], start: int) -> dict[str, Any]:
+def earlier_summary(
+    messages: Sequence[BaseMessage], start: int, turn: int | None = None
+) -> dict[str, Any]:
     """Case-notes summary of the messages before `start`, which the model is not shown.
 
     `messages_not_shown` and `customer_turns` count them (the embedded model numbers its
     tool calls by customer turn, so it needs the count), and `earlier_requests` quotes the
     last `SUMMARY_REQUESTS` customer messages among them, oldest first.
+
+    Args:
+        messages: the whole conversation.
+        start: index of the first message shown (`window_start`).
+        turn: the state's `turn` counter (customer messages triaged so far, the current
+            one included), when known: the hidden customer messages are then counted as
+            `turn` minus those shown, so the cost does not grow with the conversation.
+            When None they are counted one by one.
     """
     hidden = messages[:start]
     requests: list[str] = []
@@ -99,32 +110,49 @@ def earlier_summary(messages: Sequence[BaseMessage], start: int) -> dict[str, An
             break
         if message.type == "human":
             requests.append(message.text[:SUMMARY_CHARS])
+    if turn is None:
+        customer_turns = operator.countOf(map(_message_type, hidden), "human")
+    else:
+        shown = operator.countOf(map(_message_type, messages[start:]), "human")
+        customer_turns = max(0, turn - shown)
     return {
         "messages_not_shown": len(hidden),
-        "customer_turns": list(map(_message_type, hidden)).count("human"),
+        "customer_turns": customer_turns,
         "earlier_requests": list(reversed(requests)),
     }
 
 
-def windowed_state(state: Any) -> Any:
-    """`state` with `messages` cut to the specialist's window (`window_start`)."""
-    if isinstance(state, dict) and isinstance(state.get("messages"), list):
-        messages = state["messages"]
-        start = window_start(messages)
-        if start:
-            return {**state, "messages": messages[start:]}
-    return state
+def tool_step_state(state: Any) -> Any:
+    """What a specialist's tools are given of `state`: the latest assistant message (the
+    one whose tool calls are being run) as `messages`, and the current turn's records as
+    `handoffs`; every other key as it is.
+
+    That is all the tools read (which calls the reply made; the loop guard's transfers this
+    turn), and LangChain validates and `model_dump`s every injected argument of every tool
+    call, the state included, so with the whole conversation a tool call cost grew with the
+    thread. State that is not a dict with a `messages` list is returned unchanged.
+    """
+    if not isinstance(state, dict) or not isinstance(state.get("messages"), list):
+        return state
+    messages = state["messages"]
+    latest = next(
+        (i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], AIMessage)),
+        None,
+    )
+    narrowed = {**state, "messages": messages if latest is None else messages[latest:]}
+    handoffs = state.get("handoffs")
+    if isinstance(handoffs, list):
+        turn = state.get("turn")
+        first = len(handoffs)
+        while first > 0 and handoffs[first - 1].get("turn") == turn:
+            first -= 1
+        narrowed["handoffs"] = handoffs[first:]
+    return narrowed
 
 
 class WindowedToolNode(ToolNode):
-    """A `ToolNode` whose tools see the specialist's window of the conversation.
-
-    Tools read the graph state through `ToolRuntime.state`, and LangChain validates and
-    `model_dump`s every injected argument of every tool call, the whole state included:
-    with the full conversation a tool call cost grew with the thread (about 3 ms a call
-    at 200 turns, against 0.7 ms at 10). The tools only read the latest assistant message
-    (which tool calls it made), and the window always holds the current turn.
-    """
+    """A `ToolNode` whose tools see only the part of the state they read (`tool_step_state`),
+    so a tool call costs the same at turn 200 as at turn 2."""
 
     def _func(
         self,
@@ -132,7 +160,7 @@ class WindowedToolNode(ToolNode):
         config: RunnableConfig,
         runtime: Runtime,
     ) -> Any:
-        return super()._func(windowed_state(input), config, runtime)
+        return super()._func(tool_step_state(input), config, runtime)
 
     async def _afunc(
         self,
@@ -140,7 +168,7 @@ class WindowedToolNode(ToolNode):
         config: RunnableConfig,
         runtime: Runtime,
     ) -> Any:
-        return await super()._afunc(windowed_state(input), config, runtime)
+        return await super()._afunc(tool_step_state(input), config, runtime)
 
 
 def _step_limit_update(name: str, state: SupportState, limit: int) -> dict[str, Any]:
@@ -173,6 +201,17 @@ def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
     """
     tools = [*domain_tools, *(make_handoff_tool(t) for t in DESTINATIONS[name])]
     intent = INTENT_FOR_AGENT[name]
+    bindings: dict[str, tuple[Any, Runnable[Any, Any]]] = {}
+
+    def bound_model(model_name: str) -> Runnable[Any, Any]:
+        """The model named `model_name` bound to this specialist's tools, bound once per
+        model object (binding converts every tool schema, which costs about 0.5 ms)."""
+        model = load_chat_model(model_name)
+        cached = bindings.get(model_name)
+        if cached is None or cached[0] is not model:
+            cached = (model, model.bind_tools(tools))
+            bindings[model_name] = cached
+        return cached[1]
 
     def node(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
         ctx = runtime.context
@@ -190,8 +229,8 @@ def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
         messages = state["messages"]
         start = window_start(messages)
         if start:
-            notes["earlier"] = earlier_summary(messages, start)
-        model = load_chat_model(ctx.model).bind_tools(tools)
+            notes["earlier"] = earlier_summary(messages, start, state.get("turn"))
+        model = bound_model(ctx.model)
         prompt = SystemMessage(prompts.specialist_prompt(name, notes))
         try:
             response = model.invoke([prompt, *messages[start:]])

@@ -14,7 +14,7 @@ from app.bench import BENCH_MESSAGES
 from app.service import SupportService
 from graph.context import Context
 from local_model.chat_model import LocalSupportModel
-from nodes.specialist import WindowedToolNode, earlier_summary, window_start
+from nodes.specialist import WindowedToolNode, earlier_summary, tool_step_state, window_start
 
 
 def random_conversation(rng: random.Random, turns: int) -> list[BaseMessage]:
@@ -76,6 +76,23 @@ def test_earlier_summary_counts_and_quotes_what_is_left_out() -> None:
     assert summary["messages_not_shown"] == start
     assert summary["customer_turns"] == len(hidden_humans)
     assert summary["earlier_requests"] == [m.text for m in hidden_humans[-5:]]
+    turns = sum(isinstance(m, HumanMessage) for m in messages)
+    assert earlier_summary(messages, start, turn=turns) == summary
+
+
+def test_tools_see_the_reply_they_run_and_this_turns_handoffs() -> None:
+    messages = random_conversation(random.Random(5), 6)
+    reply = AIMessage(
+        "", tool_calls=[{"name": "lookup", "args": {}, "id": "x", "type": "tool_call"}]
+    )
+    handoffs = [{"turn": 5, "to_agent": "billing"}, {"turn": 6, "to_agent": "sales"}]
+    state = {"messages": [*messages, reply], "handoffs": handoffs, "turn": 6, "intent": "sales"}
+    seen = tool_step_state(state)
+    assert seen["messages"] == [reply]
+    assert seen["handoffs"] == [{"turn": 6, "to_agent": "sales"}]
+    assert seen["intent"] == "sales" and seen["turn"] == 6
+    assert state["messages"][-1] is reply and len(state["handoffs"]) == 2, "input unchanged"
+    assert tool_step_state({"messages": []}) == {"messages": []}
 
 
 def run_thread(data_dir: Path, texts: list[str]) -> list[BaseMessage]:
@@ -116,4 +133,4 @@ def test_a_small_window_changes_nothing_the_embedded_model_does(
     assert view(windowed) == view(full)
     assert len(full) > 40
     assert max(shown) <= 1 + 7, "system prompt + 6 messages, or a longer current turn"
-    assert tools_saw and max(tools_saw) <= 7, "tools get the same window of the state"
+    assert tools_saw and max(tools_saw) == 1, "tools get only the reply whose calls they run"
