@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -165,7 +164,8 @@ class SupportService:
         check_model_name(self.context.model)
         if self.context.triage_model:
             check_model_name(self.context.triage_model)
-        database.connect(self.crm_path).close()
+        with database.pooled_connection(self.crm_path):
+            pass
         self._conn = connect_checkpoint_db(self.checkpoint_path)
         self.checkpointer = make_checkpointer(self._conn)
         self.graph = compile_graph(self.checkpointer)
@@ -177,8 +177,9 @@ class SupportService:
         self.close()
 
     def close(self) -> None:
-        """Close the checkpoint database."""
+        """Close the checkpoint database and this process's pooled CRM connections."""
         self._conn.close()
+        database.close_pool(self.crm_path)
 
     @staticmethod
     def config(thread_id: str) -> RunnableConfig:
@@ -208,10 +209,9 @@ class SupportService:
         if not thread_id.strip():
             raise ValueError("The thread ID is empty.")
         stripped = validate_message(text)
-        conn = database.read_only_connect(self.crm_path)
-        if conn is None:
+        if not self.crm_path.is_file():
             raise UnknownCustomerError(f"No CRM database at {self.crm_path}.")
-        with closing(conn):
+        with database.pooled_connection(self.crm_path) as conn:
             if get_customer(conn, customer_id) is None:
                 raise UnknownCustomerError(
                     f"Unknown customer {customer_id!r}: no such customer in {self.crm_path}."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -37,7 +36,7 @@ def escalation(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]
     reason = handoff["reason"] if handoff else "the customer asked for a human"
     summary = triage.get("summary") or state["messages"][-1].text[:200]
     priority = triage.get("priority", "medium")
-    with closing(database.connect(ctx.crm_path)) as conn:
+    with database.pooled_connection(ctx.crm_path) as conn:
         ticket = create_ticket(
             conn,
             ctx.customer_id,

@@ -12,7 +12,6 @@ A paused thread resumes with `Command(resume=...)` carrying a `HumanReply` or a
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -77,7 +76,7 @@ def human_agent(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any
     reply = HumanReply.model_validate(answer)
     ticket_id = escalation.get("ticket_id")
     if ticket_id:
-        with closing(database.connect(runtime.context.crm_path)) as conn:
+        with database.pooled_connection(runtime.context.crm_path) as conn:
             update_ticket(conn, ticket_id, "resolved", f"Answered by {reply.agent}: {reply.reply}")
     return {
         "messages": [AIMessage(content=reply.reply, name=f"human:{reply.agent}")],
@@ -101,7 +100,7 @@ def manager_approval(state: SupportState, runtime: Runtime[Context]) -> dict[str
         return {}
     decision = ManagerDecision.model_validate(interrupt({"kind": "refund_approval", **pending}))
     ctx = runtime.context
-    with closing(database.connect(ctx.crm_path)) as conn:
+    with database.pooled_connection(ctx.crm_path) as conn:
         result = decide_manager_approval(
             conn,
             ctx.customer_id,

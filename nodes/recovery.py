@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from contextlib import closing
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -148,7 +147,7 @@ def give_up(
     turn = int(state.get("turn") or 0)
     thread_id = str(get_config().get("configurable", {}).get("thread_id") or ctx.thread_id or "")
     summary = triage.get("summary") or "Customer request the assistant could not complete."
-    with closing(database.connect(ctx.crm_path)) as conn:
+    with database.pooled_connection(ctx.crm_path) as conn:
         ticket = create_ticket(
             conn,
             ctx.customer_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -105,7 +104,7 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
 
     ctx = runtime.context
     text = validate_message(state["messages"][-1].text)
-    with closing(database.connect(ctx.crm_path)) as conn:
+    with database.pooled_connection(ctx.crm_path) as conn:
         customer = require_customer(conn, ctx.customer_id)
     profile = customer.model_dump() if hasattr(customer, "model_dump") else dict(customer)
     active = state.get("active_agent")

@@ -167,3 +167,87 @@ def test_status_file_is_loaded_from_the_given_path(tmp_path: Path) -> None:
         assert [tuple(r) for r in rows] == [("Event API", "outage")]
     finally:
         conn.close()
+
+
+def _kb_article(folder: Path, name: str, article_id: str) -> None:
+    (folder / name).write_text(
+        f"---\nid: {article_id}\ntitle: {name}\ndepartment: faq\ntags: [x]\n---\nIntro.\n"
+    )
+
+
+def test_pooled_connections_are_reused_one_user_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    try:
+        with database.pooled_connection(path) as first:
+            with database.pooled_connection(path) as second:
+                assert first is not second, "a borrowed connection is not lent twice"
+            assert _count(first, "customers") > 0
+        with database.pooled_connection(path) as again:
+            assert again in (first, second)
+            assert again.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        database.close_pool(path)
+
+
+def test_pooled_connection_rolls_back_what_its_user_left_open(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    try:
+        with database.pooled_connection(path) as conn:
+            conn.execute("BEGIN")
+            conn.execute("DELETE FROM tickets")
+        with database.pooled_connection(path) as conn:
+            assert not conn.in_transaction
+        other = connect(path)
+        try:
+            assert _count(other, "tickets") > 0
+        finally:
+            other.close()
+    finally:
+        database.close_pool(path)
+
+
+def test_pooled_connections_pick_up_knowledge_base_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    _kb_article(kb, "a.md", "KB-901")
+    path = tmp_path / "crm.sqlite"
+    monkeypatch.setattr(database, "FIXTURE_CHECK_SECONDS", 0.0)
+    try:
+        with database.pooled_connection(path, kb_dir=kb) as conn:
+            assert [r[0] for r in conn.execute("SELECT id FROM kb_articles")] == ["KB-901"]
+        _kb_article(kb, "b.md", "KB-902")
+        with database.pooled_connection(path, kb_dir=kb) as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM kb_articles ORDER BY id")]
+            assert ids == ["KB-901", "KB-902"]
+    finally:
+        database.close_pool(path)
+
+
+def test_reset_closes_the_pool_so_no_connection_sees_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    try:
+        with database.pooled_connection(path) as conn:
+            conn.execute("DELETE FROM tickets")
+        reset(path)
+        with database.pooled_connection(path) as conn:
+            assert _count(conn, "tickets") > 0
+    finally:
+        database.close_pool(path)
+
+
+def test_only_the_most_recently_used_files_keep_a_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "POOLED_FILES", 2)
+    paths = [tmp_path / f"crm{i}.sqlite" for i in range(3)]
+    try:
+        for path in paths:
+            with database.pooled_connection(path):
+                pass
+        pooled = {Path(key[0]) for key in database._pools}
+        assert paths[0] not in pooled and {paths[1], paths[2]} <= pooled
+    finally:
+        for path in paths:
+            database.close_pool(path)

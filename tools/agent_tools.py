@@ -31,7 +31,7 @@ from graph.context import Context
 from graph.state import ApprovalRequest
 from tools import billing, plans, refunds, tickets
 from tools.customers import Customer, require_customer
-from tools.database import connect, utc_now
+from tools.database import pooled_connection, utc_now
 from tools.knowledge_base import search_articles
 from tools.service_status import get_status
 
@@ -76,8 +76,7 @@ def _run(runtime: ToolRuntime[Context], action: Callable[[_Call], dict[str, Any]
         thread_id = _thread_id(runtime)
         call_id = runtime.tool_call_id or f"adhoc-{uuid.uuid4().hex}"
         key = f"{customer_id}:{thread_id or '-'}:{call_id}"
-        conn = connect(_setting(runtime.context, "crm_path"))
-        try:
+        with pooled_connection(_setting(runtime.context, "crm_path")) as conn:
             recorded = _recorded_result(conn, key)
             if recorded is not None:
                 return recorded
@@ -94,8 +93,6 @@ def _run(runtime: ToolRuntime[Context], action: Callable[[_Call], dict[str, Any]
             except (ValueError, LookupError) as exc:
                 result = {"ok": False, "error": str(exc)}
             _record_result(conn, key, call.customer.id, runtime, result)
-        finally:
-            conn.close()
     except (ValueError, LookupError) as exc:
         return {"ok": False, "error": str(exc)}
     except sqlite3.Error as exc:

@@ -1,8 +1,10 @@
 """The CRM SQLite database: connection settings, schema migrations and seeding.
 
-`connect` is the only way the rest of the project opens the CRM for writing. It is
-called once per tool call, so after the first call it only reads `PRAGMA user_version`,
-checks that the customers table has rows and compares two fixture fingerprints.
+`connect` opens the CRM for writing, migrated and seeded. The hot paths (triage, every
+tool call, message validation) borrow a connection from a per-file pool instead
+(`pooled_connection`): opening a SQLite connection re-reads the schema, and closing the
+last one checkpoints the write-ahead log, which together cost more than a tool call's
+queries.
 
 Schema changes are appended to `MIGRATIONS` (never edited in place, never "drop and
 recreate", DESIGN.md "Data and tools"); `PRAGMA user_version` records how many have run.
@@ -14,9 +16,15 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy.pool import QueuePool
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 """Folder holding the committed fixture files (crm.json, kb/, service_status.json)."""
@@ -204,6 +212,7 @@ def connect(
     *,
     kb_dir: str | Path | None = None,
     status_file: str | Path | None = None,
+    check_same_thread: bool = True,
 ) -> sqlite3.Connection:
     """Open (creating if needed) the CRM database at `path`, migrated and seeded.
 
@@ -211,6 +220,8 @@ def connect(
         path: SQLite file; missing parent folders are created.
         kb_dir: folder of knowledge-base Markdown files; defaults to `KB_DIR`.
         status_file: service status JSON file; defaults to `STATUS_FIXTURE`.
+        check_same_thread: as for `sqlite3.connect`; False lets a pool hand the
+            connection to another thread (one user at a time).
 
     Returns:
         A connection in autocommit mode (use `transaction` for atomic writes) with WAL
@@ -224,7 +235,9 @@ def connect(
     """
     db_path = Path(path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(db_path, isolation_level=None, timeout=5.0)
+    conn = sqlite3.connect(
+        db_path, isolation_level=None, timeout=5.0, check_same_thread=check_same_thread
+    )
     try:
         _configure(conn)
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
@@ -236,6 +249,111 @@ def connect(
         conn.close()
         raise
     return conn
+
+
+POOL_SIZE = 4
+"""Idle connections a pool keeps per CRM file (more are opened when more are in use)."""
+
+POOLED_FILES = 8
+"""CRM files with a pool at once; the least recently used pool is closed beyond that."""
+
+FIXTURE_CHECK_SECONDS = 1.0
+"""Seconds between checks of the knowledge-base folder and status file for a pooled file:
+an edited article or status change is picked up within this time."""
+
+
+class _CrmPool:
+    """A connection pool for one CRM file and its fixture sources."""
+
+    def __init__(self, path: Path, kb_dir: str | Path | None, status_file: str | Path | None):
+        self.kb_dir = kb_dir
+        self.status_file = status_file
+        self.checked_at = time.monotonic()
+        self.lock = threading.Lock()
+        self.path = path
+        self.pool = QueuePool(
+            self._open,
+            pool_size=POOL_SIZE,
+            max_overflow=-1,
+            reset_on_return="rollback",
+        )
+
+    def _open(self) -> Any:  # the pool's creator: a DB-API connection, shared across threads
+        return connect(
+            self.path, kb_dir=self.kb_dir, status_file=self.status_file, check_same_thread=False
+        )
+
+    def refresh_fixtures(self, conn: sqlite3.Connection) -> None:
+        """Reload the knowledge base or status when their files changed, at most once per
+        `FIXTURE_CHECK_SECONDS`."""
+        now = time.monotonic()
+        if now - self.checked_at < FIXTURE_CHECK_SECONDS:
+            return
+        with self.lock:
+            if now - self.checked_at < FIXTURE_CHECK_SECONDS:
+                return
+            _seed_if_needed(conn, kb_dir=self.kb_dir, status_file=self.status_file)
+            self.checked_at = now
+
+
+_pools: OrderedDict[tuple[str, str, str], _CrmPool] = OrderedDict()
+_pools_lock = threading.Lock()
+
+
+def _pool_key(
+    path: str | Path, kb_dir: str | Path | None, status_file: str | Path | None
+) -> tuple[str, str, str]:
+    return (os.path.abspath(path), str(kb_dir or ""), str(status_file or ""))
+
+
+@contextlib.contextmanager
+def pooled_connection(
+    path: str | Path,
+    *,
+    kb_dir: str | Path | None = None,
+    status_file: str | Path | None = None,
+) -> Iterator[sqlite3.Connection]:
+    """Borrow a connection to the CRM at `path` from this process's pool for that file.
+
+    The connection is as `connect` returns it (migrated and seeded when it was opened,
+    autocommit, WAL); it is this caller's alone until the block ends, then it goes back to
+    the pool (an open transaction is rolled back). Changes to the knowledge-base folder or
+    status file are loaded within `FIXTURE_CHECK_SECONDS`. Use `close_pool` before
+    deleting or replacing the file. Arguments as for `connect`.
+
+    Yields:
+        A `sqlite3.Connection`; do not close it.
+
+    Raises:
+        sqlite3.DatabaseError: the file is not a SQLite database.
+    """
+    key = _pool_key(path, kb_dir, status_file)
+    with _pools_lock:
+        crm_pool = _pools.get(key)
+        if crm_pool is None:
+            crm_pool = _pools[key] = _CrmPool(Path(path), kb_dir, status_file)
+            while len(_pools) > POOLED_FILES:
+                _pools.popitem(last=False)[1].pool.dispose()
+        else:
+            _pools.move_to_end(key)
+    borrowed = crm_pool.pool.connect()
+    try:
+        conn = cast(sqlite3.Connection, borrowed.dbapi_connection)
+        crm_pool.refresh_fixtures(conn)
+        yield conn
+    finally:
+        borrowed.close()
+
+
+def close_pool(path: str | Path) -> None:
+    """Close this process's pooled connections to the CRM at `path` (every fixture
+    source); connections in use are closed when they are given back."""
+    target = os.path.abspath(path)
+    with _pools_lock:
+        keys = [key for key in _pools if key[0] == target]
+        closing_pools = [_pools.pop(key) for key in keys]
+    for crm_pool in closing_pools:
+        crm_pool.pool.dispose()
 
 
 def read_only_connect(path: str | Path) -> sqlite3.Connection | None:
@@ -264,10 +382,11 @@ def reset(
 ) -> None:
     """Delete the database at `path` (with its `-wal`/`-shm` files) and recreate it seeded.
 
-    Every refund, ticket and plan change made since seeding is lost. Arguments as for
-    `connect`.
+    Every refund, ticket and plan change made since seeding is lost; this process's pooled
+    connections to the file are closed first. Arguments as for `connect`.
     """
     db_path = Path(path)
+    close_pool(db_path)
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     connect(db_path, kb_dir=kb_dir, status_file=status_file).close()
