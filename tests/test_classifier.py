@@ -69,6 +69,13 @@ def test_single_message_prediction_matches_batch_probabilities() -> None:
     np.testing.assert_allclose(got, expected, atol=1e-9)
 
 
+def test_probabilities_equal_the_fitted_pipelines_own() -> None:
+    classifier = get_classifier()
+    texts = ["refund my last payment", "how do I export to CSV?", "", "x" * 3000]
+    pipeline_probs = classifier._pipeline.predict_proba(texts)
+    np.testing.assert_allclose(classifier.predict_proba(texts), pipeline_probs, atol=1e-12)
+
+
 def test_training_is_deterministic() -> None:
     texts, labels = load_utterances()
     first = IntentClassifier(texts, labels).predict("my card was declined twice")
