@@ -255,6 +255,23 @@ class SupportCheckpointer(SqliteSaver):
         self._values: OrderedDict[_MemoKey, Any] = OrderedDict()
         self._values_lock = threading.Lock()
 
+    def get_next_version(self, current: str | int | None, channel: None) -> str:
+        """The channel version after `current`: the next integer, zero-padded to 32 digits.
+
+        `SqliteSaver` appends a random fraction to every version (`...0042.0.8734...`);
+        LangGraph only needs versions to increase, and a checkpoint stores one version per
+        channel plus the versions each node has seen, so the random digits were most of a
+        stored checkpoint (they do not compress). Versions saved by `SqliteSaver` still
+        compare correctly: the integer part comes first and has the same width.
+        """
+        if current is None:
+            number = 0
+        elif isinstance(current, int):
+            number = current
+        else:
+            number = int(str(current).split(".")[0])
+        return f"{number + 1:032}"
+
     def setup(self) -> None:
         """Create the checkpoint tables and the `thread_index` table if missing."""
         if self.is_setup:

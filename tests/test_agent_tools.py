@@ -28,6 +28,19 @@ _GRAPH = (
 )
 
 
+class TurnState(MessagesState):
+    turn: int
+
+
+_TURN_GRAPH = (
+    StateGraph(TurnState, context_schema=Context)
+    .add_node("tools", ToolNode(ALL_TOOLS))
+    .add_edge(START, "tools")
+    .add_edge("tools", END)
+    .compile()
+)
+
+
 @pytest.fixture()
 def crm(tmp_path: Path) -> str:
     return str(tmp_path / "crm.sqlite")
@@ -42,15 +55,20 @@ def call(
     call_id: str | None = None,
     thread_id: str | None = "thread-1",
     today: str | None = TODAY,
+    turn: int | None = None,
 ) -> dict[str, Any]:
     """Run one tool call through the graph and return the decoded ToolMessage content.
 
-    Each call gets a fresh tool call ID unless `call_id` repeats one on purpose.
+    Each call gets a fresh tool call ID unless `call_id` repeats one on purpose. With a
+    `turn`, the graph state carries that turn counter, as the support graph's does.
     """
     call_id = call_id or f"call-{uuid.uuid4().hex[:8]}"
     message = AIMessage(content="", tool_calls=[{"name": name, "args": args or {}, "id": call_id}])
     context = Context(customer_id=customer, crm_path=crm, thread_id=thread_id, today=today)
-    result = _GRAPH.invoke({"messages": [message]}, context=context)
+    if turn is None:
+        result = _GRAPH.invoke({"messages": [message]}, context=context)
+    else:
+        result = _TURN_GRAPH.invoke({"messages": [message], "turn": turn}, context=context)
     tool_message = result["messages"][-1]
     assert tool_message.tool_call_id == call_id
     return json.loads(tool_message.content)
@@ -173,6 +191,27 @@ def test_duplicate_refund_flow_is_idempotent_per_tool_call(crm: str) -> None:
     listed = call(crm, "list_refunds", customer="C002")
     assert [r["id"] for r in listed["refunds"]] == [first["refund_id"]]
     assert call(crm, "find_duplicate_charges", customer="C002")["duplicates"] == []
+
+
+def test_a_side_effect_asked_again_in_the_same_turn_happens_once(crm: str) -> None:
+    # A turn run again after a crash: the model makes the same calls with new IDs.
+    (dup,) = call(crm, "find_duplicate_charges", customer="C002")["duplicates"]
+    refund = {"invoice_id": dup["invoice_id"], "amount": 29.0, "reason": "charged twice"}
+    first = call(crm, "request_refund", refund, customer="C002", turn=3)
+    assert first["outcome"] == "approved"
+    assert call(crm, "request_refund", refund, customer="C002", turn=3) == first
+    assert _count(crm, f"SELECT COUNT(*) FROM refunds WHERE invoice_id = '{dup['invoice_id']}'") == 1
+    ticket = {"subject": "SDK drops events", "summary": "iOS events missing", "priority": "high"}
+    opened = call(crm, "create_ticket", ticket, turn=3)
+    assert call(crm, "create_ticket", ticket, turn=3) == opened
+    assert call(crm, "create_ticket", ticket, turn=4)["ticket_id"] != opened["ticket_id"]
+    assert call(crm, "create_ticket", ticket, turn=3, thread_id="thread-2") != opened
+    upgrade = call(crm, "change_plan", {"target_plan": "Enterprise"}, turn=3)
+    assert call(crm, "change_plan", {"target_plan": "Enterprise"}, turn=3) == upgrade
+    assert _count(crm, "SELECT COUNT(*) FROM plan_changes WHERE customer_id = 'C001'") == 1
+    # Another turn is another request, which policy judges on what has happened since.
+    later = call(crm, "request_refund", refund, customer="C002", turn=4)
+    assert later["outcome"] == "rejected"
 
 
 def test_refund_of_another_customers_invoice_is_rejected(crm: str) -> None:

@@ -3,10 +3,15 @@
 Every tool resolves the signed-in customer from `runtime.context.customer_id`, the CRM file
 from `runtime.context.crm_path` and "today" from `runtime.context.today` (the real date
 when unset); none takes a customer ID argument, so a tool cannot touch another customer's
-records whatever the model writes (DESIGN.md "Data and tools"). Side-effecting tools use
-the tool call ID (with customer and thread) as idempotency key, and every tool's result is
-recorded under that key: a resumed or replayed tool call returns its first result and
-writes nothing new.
+records whatever the model writes (DESIGN.md "Data and tools").
+
+Every tool's result is recorded under an idempotency key, and a call with a recorded key
+returns that result and writes nothing new. Read-only tools are keyed by customer, thread
+and tool call ID. Side-effecting tools (`request_refund`, `change_plan`, `create_ticket`)
+are keyed by customer, thread, turn, tool name and arguments (`effect_key`): a turn that
+is run again after a crash, or replayed, has its tool calls made again by the model, with
+new IDs when the model is an LLM, and the same request in the same turn must not refund,
+change a plan or open a ticket twice.
 
 Each tool returns a JSON-serialisable dict with `"ok": True` plus data, or `"ok": False`
 and an `"error"` message the model can relay.
@@ -14,6 +19,7 @@ and an `"error"` message the model can relay.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import uuid
@@ -67,8 +73,38 @@ def _thread_id(runtime: ToolRuntime[Context]) -> str | None:
     return None if value is None else str(value)
 
 
-def _run(runtime: ToolRuntime[Context], action: Callable[[_Call], dict[str, Any]]) -> dict:
-    """Open the CRM for the signed-in customer, run `action`, wrap its result or error."""
+def effect_key(
+    customer_id: str, thread_id: str | None, turn: int, tool_name: str, args: dict[str, Any]
+) -> str:
+    """Idempotency key of a side-effecting tool call: the same request in the same turn of
+    the same thread gets the same key, whatever its tool call ID.
+
+    Args:
+        customer_id: the signed-in customer.
+        thread_id: the conversation, or None outside a thread.
+        turn: the state's `turn` counter (customer messages so far).
+        tool_name: e.g. `request_refund`.
+        args: the model's arguments, without injected ones.
+
+    Returns:
+        `customer:thread:turn-N:tool:digest`, the digest being the first 16 hex digits of
+        the SHA-256 of the arguments as sorted-key JSON.
+    """
+    canonical = json.dumps(args, sort_keys=True, default=str)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return f"{customer_id}:{thread_id or '-'}:turn-{turn}:{tool_name}:{digest}"
+
+
+def _run(
+    runtime: ToolRuntime[Context],
+    action: Callable[[_Call], dict[str, Any]],
+    effect: tuple[str, dict[str, Any]] | None = None,
+) -> dict:
+    """Open the CRM for the signed-in customer, run `action`, wrap its result or error.
+
+    `effect` is `(tool name, arguments)` for side-effecting tools: their key is then
+    `effect_key` of the state's turn (the tool call ID when the state has no turn).
+    """
     try:
         customer_id = str(_setting(runtime.context, "customer_id") or "")
         today_text = _setting(runtime.context, "today")
@@ -76,6 +112,9 @@ def _run(runtime: ToolRuntime[Context], action: Callable[[_Call], dict[str, Any]
         thread_id = _thread_id(runtime)
         call_id = runtime.tool_call_id or f"adhoc-{uuid.uuid4().hex}"
         key = f"{customer_id}:{thread_id or '-'}:{call_id}"
+        turn = _state_value(runtime.state, "turn")
+        if effect is not None and isinstance(turn, int):
+            key = effect_key(customer_id, thread_id, turn, *effect)
         with pooled_connection(_setting(runtime.context, "crm_path")) as conn:
             recorded = _recorded_result(conn, key)
             if recorded is not None:
@@ -302,7 +341,8 @@ def request_refund(
         )
         return result.model_dump()
 
-    outcome = _run(runtime, action)
+    effect = ("request_refund", {"invoice_id": invoice_id, "amount": amount, "reason": reason})
+    outcome = _run(runtime, action, effect)
     if outcome.get("outcome") != "needs_manager_approval" or not outcome.get("ticket_id"):
         return outcome
     if not _first_call_of_its_kind(runtime, "request_refund") or (runtime.state or {}).get(
@@ -442,7 +482,7 @@ def change_plan(target_plan: str, runtime: ToolRuntime[Context]) -> dict:
             "effective_on": change.effective_on,
         }
 
-    return _run(runtime, action)
+    return _run(runtime, action, ("change_plan", {"target_plan": target_plan}))
 
 
 def _state_value(state: Any, key: str) -> Any:
@@ -477,7 +517,8 @@ def create_ticket(
         )
         return {"ticket_id": ticket.id, "status": ticket.status, "priority": ticket.priority}
 
-    return _run(runtime, action)
+    args = {"subject": subject, "summary": summary, "priority": priority}
+    return _run(runtime, action, ("create_ticket", args))
 
 
 TOOLS_BY_AGENT: dict[str, list[BaseTool]] = {
