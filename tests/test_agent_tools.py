@@ -200,7 +200,9 @@ def test_a_side_effect_asked_again_in_the_same_turn_happens_once(crm: str) -> No
     first = call(crm, "request_refund", refund, customer="C002", turn=3)
     assert first["outcome"] == "approved"
     assert call(crm, "request_refund", refund, customer="C002", turn=3) == first
-    assert _count(crm, f"SELECT COUNT(*) FROM refunds WHERE invoice_id = '{dup['invoice_id']}'") == 1
+    assert (
+        _count(crm, f"SELECT COUNT(*) FROM refunds WHERE invoice_id = '{dup['invoice_id']}'") == 1
+    )
     ticket = {"subject": "SDK drops events", "summary": "iOS events missing", "priority": "high"}
     opened = call(crm, "create_ticket", ticket, turn=3)
     assert call(crm, "create_ticket", ticket, turn=3) == opened
