@@ -236,8 +236,9 @@ def replay(
     data_dir: DataDir = None,
     model: Model = None,
 ) -> None:
-    """Re-run a thread from a past checkpoint. Refunds, plan changes and tickets are never
-    repeated."""
+    """Re-run a thread from a past checkpoint: from the end of a turn, the next turn runs
+    again with its customer message; from a pause or failure, the run goes on. Refunds,
+    plan changes and tickets are never repeated."""
     with _service(data_dir, model) as service:
         try:
             result = service.replay(thread, checkpoint)
@@ -257,7 +258,8 @@ def fork(
     data_dir: DataDir = None,
     model: Model = None,
 ) -> None:
-    """Start a new thread from a past checkpoint with an edited customer message."""
+    """Start a new thread from a past checkpoint with an edited customer message (pick the
+    end of turn N-1 to edit turn N)."""
     with _service(data_dir, model) as service:
         try:
             result = service.fork(thread, checkpoint, message, new_thread_id=new_thread)

@@ -58,16 +58,20 @@ def print_checkpoints(console: Console, thread_id: str, checkpoints: list[Checkp
         "checkpoint",
         "turn",
         "step",
-        "source",
+        "point",
         "next",
         "messages",
         "saved at",
         title=f"Thread {thread_id}: {len(checkpoints)} checkpoints",
     )
     for info in checkpoints:
-        label = info.source
-        if info.source == "input":
-            label = f"input (before turn {info.turn + 1})"
+        label = info.source or "-"
+        if info.next:
+            label = f"stopped in turn {info.turn} (runs {', '.join(info.next)} next)"
+        elif info.messages == 0:
+            label = "start (before turn 1)"
+        else:
+            label = f"end of turn {info.turn} (before turn {info.turn + 1})"
         table.add_row(
             info.checkpoint_id,
             str(info.turn),

@@ -11,7 +11,7 @@ import sqlite3
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -108,7 +108,8 @@ class CheckpointInfo:
     checkpoint_id: str
     step: int
     source: str
-    """`input` (before a turn's message is processed), `loop` (after a step), `update`."""
+    """`loop` (saved by a run: the end of a turn, or where it paused or failed), `update`
+    (written by `update_state`, as a fork's start), or empty for a thread's start."""
     turn: int
     """Turn number stored in the state at this checkpoint."""
     next: tuple[str, ...]
@@ -255,23 +256,33 @@ class SupportService:
         graph_input: Any,
         message: str,
         source: str = "customer",
+        config: RunnableConfig | None = None,
     ) -> TurnResult:
-        """Stream one run of the graph on `thread_id` and summarise the turn."""
+        """Stream one run of the graph on `thread_id` (from `config`'s checkpoint when
+        given, else the latest) and summarise the turn."""
         context = replace(self.context, customer_id=customer_id, thread_id=thread_id)
-        config: RunnableConfig = {
+        config = config or {
             **self.config(thread_id),
             "metadata": {"customer_id": customer_id},
         }
         route: list[str] = []
-        for chunk in self.graph.stream(
-            graph_input, config, context=context, stream_mode="updates", durability=DURABILITY
+        values: dict[str, Any] = {}
+        for mode, chunk in self.graph.stream(
+            graph_input,
+            config,
+            context=context,
+            stream_mode=["updates", "values"],
+            durability=DURABILITY,
         ):
+            if mode == "values":
+                # the state after the latest step; the last one is the turn's outcome
+                values = cast(dict[str, Any], chunk)
+                continue
             for node in chunk:
                 if node.endswith("_tools") or node == "__interrupt__":
                     continue
                 if not route or route[-1] != node:
                     route.append(node)
-        values = self.graph.get_state(self.config(thread_id)).values
         turn = int(values.get("turn") or 0)
         record_turn(self.checkpointer, thread_id, customer_id, turn)
         reply = _last_reply(values.get("messages") or [])
@@ -414,45 +425,57 @@ class SupportService:
             )
         return snapshot
 
+    def _next_customer_message(self, thread_id: str, checkpoint_id: str, shown: int) -> str:
+        """Text of the customer message that started the turn after a checkpoint: the
+        message at position `shown` in the checkpoint saved right after it.
+
+        Raises:
+            UnknownCheckpointError: nothing was saved after the checkpoint.
+        """
+        for snapshot in self.graph.get_state_history(self.config(thread_id)):
+            parent = (snapshot.parent_config or {}).get("configurable", {})
+            if parent.get("checkpoint_id") != checkpoint_id:
+                continue
+            messages = snapshot.values.get("messages") or []
+            if len(messages) > shown and isinstance(messages[shown], HumanMessage):
+                return messages[shown].text
+        raise UnknownCheckpointError(
+            f"No customer message follows checkpoint {checkpoint_id!r} of thread "
+            f"{thread_id!r}: it is the thread's latest; send a new message instead."
+        )
+
     def replay(self, thread_id: str, checkpoint_id: str) -> TurnResult:
         """Re-run the thread from a past checkpoint (a new branch of the same thread).
 
-        Side-effecting tools are keyed by their tool call, so a replay never repeats a
-        refund, plan change or ticket; with the `local` model the replies are the same.
+        From the end of a turn (or the start of the thread), the next turn is run again
+        with the customer message it had; from a checkpoint where a run stopped (a pause
+        or a failure), the run goes on from there. Side-effecting tools are keyed by
+        thread, turn and request, so a replay never repeats a refund, plan change or
+        ticket; with the `local` model the replies are the same.
 
         Raises:
-            UnknownThreadError, UnknownCheckpointError: no such thread or checkpoint.
+            UnknownThreadError, UnknownCheckpointError: no such thread or checkpoint, or
+                no turn after it to replay.
         """
         snapshot = self._snapshot(thread_id, checkpoint_id)
         owner = self.thread_owner(thread_id) or self.context.customer_id
-        context = replace(self.context, customer_id=owner, thread_id=thread_id)
-        route: list[str] = []
         config: RunnableConfig = {**snapshot.config, "metadata": {"customer_id": owner}}
-        for chunk in self.graph.stream(
-            None, config, context=context, stream_mode="updates", durability=DURABILITY
-        ):
-            route.extend(n for n in chunk if not n.endswith("_tools") and n != "__interrupt__")
-        values = self.graph.get_state(self.config(thread_id)).values
-        record_turn(self.checkpointer, thread_id, owner, int(values.get("turn") or 0))
-        reply = _last_reply(values.get("messages") or [])
-        return TurnResult(
-            thread_id=thread_id,
-            customer_id=owner,
-            message="(replay)",
-            source="replay",
-            reply=reply.text if reply else "",
-            agent=(reply.name if reply else None) or "unknown",
-            intent=str(values.get("intent", "")),
-            route=list(dict.fromkeys(route)),
-        )
+        graph_input: dict[str, Any] | None = None
+        message = "(replay)"
+        if not snapshot.next:
+            shown = len(snapshot.values.get("messages") or [])
+            message = self._next_customer_message(thread_id, checkpoint_id, shown)
+            graph_input = {"messages": [HumanMessage(content=message)]}
+        result = self._run(thread_id, owner, graph_input, message, source="replay", config=config)
+        return result
 
     def fork(
         self, thread_id: str, checkpoint_id: str, message: str, *, new_thread_id: str | None = None
     ) -> TurnResult:
         """Start a new thread from a past checkpoint and send `message` on it.
 
-        The new thread gets the state as of `checkpoint_id` (pick a "before turn N"
-        checkpoint to edit turn N's message); the original thread is not changed.
+        The new thread gets the state as of `checkpoint_id` (pick the end of turn N-1, or
+        the thread's start, to edit turn N's message); the original thread is not changed.
 
         Returns:
             The `TurnResult` of the new thread's turn (its `thread_id` is the fork's).

@@ -11,8 +11,9 @@ What keeps a long thread cheap (DESIGN.md, "Persistence"):
   so loading a thread it has seen replays only the few writes since, instead of the whole
   conversation from the last snapshot;
 - WAL journal with `synchronous=NORMAL`: a commit survives a process crash without an fsync;
-- runs use `DURABILITY` (`"sync"`): each step's checkpoint is saved before the next step
-  starts.
+- runs use `DURABILITY` (`"exit"`): a turn is saved as one checkpoint when it ends (or
+  pauses, or fails), not one per step;
+- channel versions are plain zero-padded counters (`SupportCheckpointer.get_next_version`).
 
 It also keeps a small `thread_index` table (customer, created, updated, turns per thread)
 so threads can be listed without loading them and old ones pruned (`record_turn`,
@@ -65,17 +66,20 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 Durability = Literal["sync", "async", "exit"]
 
-DURABILITY: Final[Durability] = "sync"
-"""The `durability` the service passes to `graph.stream`.
+DURABILITY: Final[Durability] = "exit"
+"""The `durability` the service passes to `graph.stream`: a turn is saved whole.
 
-`"sync"` saves each step's checkpoint (and the writes it depends on) before the next step
-starts. In particular the checkpoint holding a specialist's tool calls is on disk before
-the tool node runs, so a run that crashes mid-turn resumes with the same tool-call IDs,
-and the CRM's per-tool-call idempotency keys make the side effects happen exactly once.
-`"async"` saves every step too, but in the background while the next step already runs
-(a crash can lose the last step's checkpoint after its side effects); `"exit"` saves only
-at the end of the run (a crash loses the whole turn and a re-run mints new tool-call IDs).
-With `DeltaChannel` a checkpoint is small, so waiting for it costs little.
+LangGraph writes the checkpoint when the run ends: at the end of the turn, at an
+`interrupt()` (a pause for a human), or when a node raises (the checkpoint then holds the
+steps that finished, and the run can be resumed from there). Measured on a 200-turn
+thread (`support-swarm bench`), saving every step (`"sync"`) wrote about 6.6 checkpoints a
+turn and more than doubled the file; `"exit"` writes one.
+
+What `"exit"` gives up is the middle of a turn when the process itself dies (killed, power
+lost): nothing of that turn is saved, and the customer's message has to be sent again.
+Side effects stay exactly-once anyway, because the tools key them by thread, turn and
+request rather than by tool-call ID (`tools.agent_tools.request_key`): the re-sent turn
+has the same turn number, and the same request finds the first one's result.
 """
 
 COMPRESS_MIN_BYTES = 512

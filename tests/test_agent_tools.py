@@ -30,6 +30,7 @@ _GRAPH = (
 
 class TurnState(MessagesState):
     turn: int
+    tool_steps: int
 
 
 _TURN_GRAPH = (
@@ -56,6 +57,7 @@ def call(
     thread_id: str | None = "thread-1",
     today: str | None = TODAY,
     turn: int | None = None,
+    tool_round: int = 1,
 ) -> dict[str, Any]:
     """Run one tool call through the graph and return the decoded ToolMessage content.
 
@@ -68,7 +70,8 @@ def call(
     if turn is None:
         result = _GRAPH.invoke({"messages": [message]}, context=context)
     else:
-        result = _TURN_GRAPH.invoke({"messages": [message], "turn": turn}, context=context)
+        state = {"messages": [message], "turn": turn, "tool_steps": tool_round}
+        result = _TURN_GRAPH.invoke(state, context=context)
     tool_message = result["messages"][-1]
     assert tool_message.tool_call_id == call_id
     return json.loads(tool_message.content)
@@ -214,6 +217,17 @@ def test_a_side_effect_asked_again_in_the_same_turn_happens_once(crm: str) -> No
     # Another turn is another request, which policy judges on what has happened since.
     later = call(crm, "request_refund", refund, customer="C002", turn=4)
     assert later["outcome"] == "rejected"
+
+
+def test_a_turn_run_again_reads_what_it_read_the_first_time(crm: str) -> None:
+    before = call(crm, "find_duplicate_charges", customer="C002", turn=3, tool_round=1)
+    (dup,) = before["duplicates"]
+    refund = {"invoice_id": dup["invoice_id"], "amount": 29.0, "reason": "charged twice"}
+    call(crm, "request_refund", refund, customer="C002", turn=3, tool_round=2)
+    rerun = call(crm, "find_duplicate_charges", customer="C002", turn=3, tool_round=1)
+    assert rerun == before, "the re-run's first round sees the first run's first round"
+    later = call(crm, "find_duplicate_charges", customer="C002", turn=3, tool_round=3)
+    assert later["duplicates"] == [], "a later round reads the database afresh"
 
 
 def test_refund_of_another_customers_invoice_is_rejected(crm: str) -> None:

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 import nodes.human
-from app.service import NotWaitingError, SupportService, ThreadWaitingError, UnknownCheckpointError
+from app.service import (
+    NotWaitingError,
+    SupportService,
+    ThreadWaitingError,
+    UnknownCheckpointError,
+    UnknownThreadError,
+)
 from graph.context import Context
 from tests.conftest import crm_rows
 from tools import refunds as refund_policy
@@ -173,6 +179,63 @@ def test_failure_inside_the_refund_tool_step_then_resume_refunds_once(
         assert "5-10 business days" in service.state("t-kill")["messages"][-1].text
 
 
+_KILLED_MID_TURN = """
+import os, sys, uuid
+from pathlib import Path
+import local_model.chat_model as chat_model
+import tools.agent_tools as agent_tools
+from app.service import SupportService
+from graph.context import Context
+
+real_call, real_refund = chat_model._as_tool_call, agent_tools.refunds.request_refund
+
+def llm_like_call(view, call):  # an LLM mints new tool-call IDs on every run
+    return {**real_call(view, call), "id": f"call_{uuid.uuid4().hex}"}
+
+def refund_then_die(*args, **kwargs):
+    result = real_refund(*args, **kwargs)
+    if sys.argv[2] == "die":
+        os._exit(9)  # no exception, no clean-up: the process is gone after the write
+    return result
+
+chat_model._as_tool_call = llm_like_call
+agent_tools.refunds.request_refund = refund_then_die
+with SupportService(Path(sys.argv[1]), Context(today="2026-11-22")) as desk:
+    turn = desk.send(
+        "I was charged twice this month and want my money back",
+        thread_id="t-dead",
+        customer_id="C002",
+    )
+    print(turn.reply)
+"""
+
+
+def test_process_killed_after_the_refund_write_then_message_sent_again_refunds_once(
+    data_dir: Path,
+) -> None:
+    def run(mode: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _KILLED_MID_TURN, str(data_dir), mode],
+            capture_output=True,
+            text=True,
+            cwd=PROJECT,
+            timeout=120,
+        )
+
+    killed = run("die")
+    assert killed.returncode == 9, killed.stderr
+    with SupportService(data_dir, Context(today="2026-11-22")) as service:
+        assert len(refund_rows(service, "C002")) == 1
+        with pytest.raises(UnknownThreadError):  # a turn is saved whole or not at all
+            service.history("t-dead")
+    again = run("live")
+    assert again.returncode == 0, again.stderr
+    assert "5-10 business days" in again.stdout, "the customer hears the refund went through"
+    with SupportService(data_dir, Context(today="2026-11-22")) as service:
+        assert len(refund_rows(service, "C002")) == 1
+        assert len(service.history("t-dead")) == 1
+
+
 def test_replay_from_before_a_refund_gives_the_same_reply_and_no_new_refund(
     service: SupportService,
 ) -> None:
@@ -182,7 +245,7 @@ def test_replay_from_before_a_refund_gives_the_same_reply_and_no_new_refund(
         customer_id="C002",
     )
     assert len(refund_rows(service, "C002")) == 1
-    before_turn = next(c for c in service.checkpoints("t-replay") if c.source == "input")
+    before_turn = next(c for c in service.checkpoints("t-replay") if c.turn == 0)
     replayed = service.replay("t-replay", before_turn.checkpoint_id)
     assert replayed.reply == first.reply
     assert len(refund_rows(service, "C002")) == 1
@@ -198,7 +261,7 @@ def test_fork_with_an_edited_message_leaves_the_original_unchanged(
         "I want to upgrade from Professional to Enterprise", thread_id="t-orig", customer_id="C001"
     )
     original = service.history("t-orig")
-    before_turn_2 = [c for c in service.checkpoints("t-orig") if c.source == "input"][1]
+    before_turn_2 = next(c for c in service.checkpoints("t-orig") if c.turn == 1 and not c.next)
     forked = service.fork(
         "t-orig",
         before_turn_2.checkpoint_id,

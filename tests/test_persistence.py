@@ -302,7 +302,7 @@ def test_cached_reads_equal_stock_reads_at_every_checkpoint(
         cached = make_checkpointer(conn)
         uncached = SupportCheckpointer(conn, cache_entries=0)
         ids = [t.config["configurable"]["checkpoint_id"] for t in cached.list(config_for("long"))]
-        assert len(ids) > 100
+        assert len(ids) == 26  # the thread's start and the end of each turn
         for checkpoint_id in ids:  # newest first: each read walks back to a cached one
             expected = stored_messages(uncached, "long", checkpoint_id)
             assert same_messages(stored_messages(cached, "long", checkpoint_id), expected)
@@ -377,9 +377,23 @@ def make_saver(conn: sqlite3.Connection, specs: dict[str, DeltaChannel]) -> Supp
     return saver
 
 
-def test_durability_is_sync() -> None:
-    # the checkpoint with a specialist's tool calls is saved before the tools run
-    assert DURABILITY == "sync"
+def test_a_turn_is_saved_as_one_checkpoint(tmp_path: Path) -> None:
+    assert DURABILITY == "exit"
+    with open_checkpointer(tmp_path / "checkpoints.sqlite") as saver:
+        run_turns(saver, tmp_path, "t", bench_texts(3))
+        saved = list(saver.list(config_for("t")))
+    assert [t.metadata.get("step") for t in reversed(saved)][0] == -2  # the empty start
+    assert len(saved) == 4, "the start, then one checkpoint per turn"
+
+
+def test_channel_versions_increase_and_follow_stock_versions() -> None:
+    saver = SupportCheckpointer(sqlite3.connect(":memory:", check_same_thread=False))
+    first = saver.get_next_version(None, None)
+    assert first == "0" * 31 + "1" and saver.get_next_version(first, None) > first
+    stock = "00000000000000000000000000000041.0.8734023611047201"
+    after = saver.get_next_version(stock, None)
+    assert after == f"{42:032}" and after > stock
+    assert saver.get_next_version(7, None) == f"{8:032}"
 
 
 # -- thread index and pruning -------------------------------------------------------------

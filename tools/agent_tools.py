@@ -5,13 +5,19 @@ from `runtime.context.crm_path` and "today" from `runtime.context.today` (the re
 when unset); none takes a customer ID argument, so a tool cannot touch another customer's
 records whatever the model writes (DESIGN.md "Data and tools").
 
-Every tool's result is recorded under an idempotency key, and a call with a recorded key
-returns that result and writes nothing new. Read-only tools are keyed by customer, thread
-and tool call ID. Side-effecting tools (`request_refund`, `change_plan`, `create_ticket`)
-are keyed by customer, thread, turn, tool name and arguments (`effect_key`): a turn that
-is run again after a crash, or replayed, has its tool calls made again by the model, with
-new IDs when the model is an LLM, and the same request in the same turn must not refund,
-change a plan or open a ticket twice.
+Every tool's result is recorded under an idempotency key (`request_key`), and a call with
+a recorded key returns that result and writes nothing new. A turn that is run again after a
+crash, or replayed, has its tool calls made again by the model (with new IDs when the model
+is an LLM), so keys are made of what was asked, not of the call ID:
+
+- side-effecting tools (`request_refund`, `change_plan`, `create_ticket`): customer,
+  thread, turn, tool and arguments, so the same request in the same turn never refunds,
+  changes a plan or opens a ticket twice;
+- read-only tools: the same plus the turn's tool round (`tool_steps`), so a re-run turn
+  sees what the first run saw (a refund it made does not make the duplicate charge vanish
+  from its own story), while a read in a later round of the turn is fresh.
+
+Outside a conversation (no `turn` in the state) the tool call ID is the key.
 
 Each tool returns a JSON-serialisable dict with `"ok": True` plus data, or `"ok": False`
 and an `"error"` message the model can relay.
@@ -73,11 +79,16 @@ def _thread_id(runtime: ToolRuntime[Context]) -> str | None:
     return None if value is None else str(value)
 
 
-def effect_key(
-    customer_id: str, thread_id: str | None, turn: int, tool_name: str, args: dict[str, Any]
+def request_key(
+    customer_id: str,
+    thread_id: str | None,
+    turn: int,
+    tool_name: str,
+    args: dict[str, Any],
+    tool_round: int | None = None,
 ) -> str:
-    """Idempotency key of a side-effecting tool call: the same request in the same turn of
-    the same thread gets the same key, whatever its tool call ID.
+    """Idempotency key of a tool call: the same request at the same point of the same
+    conversation gets the same key, whatever its tool call ID.
 
     Args:
         customer_id: the signed-in customer.
@@ -85,14 +96,27 @@ def effect_key(
         turn: the state's `turn` counter (customer messages so far).
         tool_name: e.g. `request_refund`.
         args: the model's arguments, without injected ones.
+        tool_round: the state's `tool_steps` for read-only tools; None for side effects.
 
     Returns:
-        `customer:thread:turn-N:tool:digest`, the digest being the first 16 hex digits of
-        the SHA-256 of the arguments as sorted-key JSON.
+        `customer:thread:turn-N[:round-R]:tool:digest`, the digest being the first 16 hex
+        digits of the SHA-256 of the arguments as sorted-key JSON.
     """
     canonical = json.dumps(args, sort_keys=True, default=str)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-    return f"{customer_id}:{thread_id or '-'}:turn-{turn}:{tool_name}:{digest}"
+    where = f"turn-{turn}" if tool_round is None else f"turn-{turn}:round-{tool_round}"
+    return f"{customer_id}:{thread_id or '-'}:{where}:{tool_name}:{digest}"
+
+
+def _requested_call(runtime: ToolRuntime[Context]) -> tuple[str, dict[str, Any]] | None:
+    """(tool name, arguments) of this call, from the assistant message that made it."""
+    for message in reversed(_state_value(runtime.state, "messages") or []):
+        if isinstance(message, AIMessage):
+            for tool_call in message.tool_calls:
+                if tool_call["id"] == runtime.tool_call_id:
+                    return tool_call["name"], dict(tool_call["args"])
+            return None
+    return None
 
 
 def _run(
@@ -102,8 +126,8 @@ def _run(
 ) -> dict:
     """Open the CRM for the signed-in customer, run `action`, wrap its result or error.
 
-    `effect` is `(tool name, arguments)` for side-effecting tools: their key is then
-    `effect_key` of the state's turn (the tool call ID when the state has no turn).
+    `effect` is `(tool name, validated arguments)` for side-effecting tools; read-only
+    tools are found in the assistant message by their call ID. See `request_key`.
     """
     try:
         customer_id = str(_setting(runtime.context, "customer_id") or "")
@@ -113,8 +137,12 @@ def _run(
         call_id = runtime.tool_call_id or f"adhoc-{uuid.uuid4().hex}"
         key = f"{customer_id}:{thread_id or '-'}:{call_id}"
         turn = _state_value(runtime.state, "turn")
-        if effect is not None and isinstance(turn, int):
-            key = effect_key(customer_id, thread_id, turn, *effect)
+        if isinstance(turn, int):
+            if effect is not None:
+                key = request_key(customer_id, thread_id, turn, *effect)
+            elif (requested := _requested_call(runtime)) is not None:
+                tool_round = int(_state_value(runtime.state, "tool_steps") or 0)
+                key = request_key(customer_id, thread_id, turn, *requested, tool_round)
         with pooled_connection(_setting(runtime.context, "crm_path")) as conn:
             recorded = _recorded_result(conn, key)
             if recorded is not None:
