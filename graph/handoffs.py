@@ -92,6 +92,60 @@ def guard_destination(
     return target, None
 
 
+def transfer_update(
+    state: dict[str, Any],
+    target: str,
+    reason: str,
+    summary: str,
+    tool_call_id: str,
+    budget: int,
+) -> dict[str, Any]:
+    """The state update of a `transfer_to_<target>` call made in the latest assistant reply.
+
+    The first transfer of the reply sets `intent` to the destination's (after the loop
+    guard, `guard_destination`), appends a `HandoffRecord` and counts the handoff; any
+    later transfer of the same reply only gets `EXTRA_TRANSFER_NOTE`. Either way the
+    call is answered with a `ToolMessage` under `tool_call_id`.
+
+    Args:
+        state: graph state before the transfer (`messages`, `active_agent`, `triage`,
+            `turn`, `turn_handoffs`, `handoffs`).
+        target: requested destination agent.
+        reason, summary: the model's arguments.
+        tool_call_id: ID of the transfer call.
+        budget: `Context.handoff_budget`.
+
+    Returns:
+        The update: `messages` always; `intent`, `handoffs` and `turn_handoffs` for the
+        transfer that is followed.
+    """
+    name = f"transfer_to_{target}"
+    first = first_transfer_call_id(state)
+    if first is not None and tool_call_id != first:
+        message = ToolMessage(content=EXTRA_TRANSFER_NOTE, name=name, tool_call_id=tool_call_id)
+        return {"messages": [message]}
+    source = str(state.get("active_agent") or "triage")
+    destination, guard_reason = guard_destination(state, source, target, budget)
+    triage = state.get("triage") or {}
+    record: HandoffRecord = {
+        "from_agent": source,
+        "to_agent": destination,
+        "reason": guard_reason or reason,
+        "summary": summary or triage.get("summary", ""),
+        "priority": triage.get("priority", "medium"),
+        "sentiment": triage.get("sentiment", "neutral"),
+        "entities": triage.get("entities") or {},
+        "turn": int(state.get("turn") or 0),
+    }
+    note = f"Transferred to {destination}: {record['reason']}"
+    return {
+        "intent": INTENT_FOR_AGENT[destination],
+        "handoffs": [record],
+        "turn_handoffs": int(state.get("turn_handoffs") or 0) + 1,
+        "messages": [ToolMessage(content=note, name=name, tool_call_id=tool_call_id)],
+    }
+
+
 def make_handoff_tool(target: str) -> BaseTool:
     """Create the `transfer_to_<target>` tool.
 
@@ -100,7 +154,7 @@ def make_handoff_tool(target: str) -> BaseTool:
 
     Returns:
         A tool with arguments `reason` and `summary` (strings) that returns a `Command`
-        updating `intent`, `handoffs`, `turn_handoffs` and `messages`.
+        with the `transfer_update`.
 
     Raises:
         KeyError: `target` is not a known agent.
@@ -114,39 +168,15 @@ def make_handoff_tool(target: str) -> BaseTool:
         summary: Annotated[str, "What the customer wants, one sentence, so they need not repeat."],
         runtime: ToolRuntime[Context, dict],
     ) -> Command:
-        state = runtime.state or {}
-        first = first_transfer_call_id(state)
-        if first is not None and runtime.tool_call_id != first:
-            message = ToolMessage(
-                content=EXTRA_TRANSFER_NOTE, name=name, tool_call_id=runtime.tool_call_id or ""
-            )
-            return Command(update={"messages": [message]})
-        source = str(state.get("active_agent") or "triage")
-        destination, guard_reason = guard_destination(
-            state, source, target, runtime.context.handoff_budget
+        update = transfer_update(
+            runtime.state or {},
+            target,
+            reason,
+            summary,
+            runtime.tool_call_id or "",
+            runtime.context.handoff_budget,
         )
-        triage = state.get("triage") or {}
-        record: HandoffRecord = {
-            "from_agent": source,
-            "to_agent": destination,
-            "reason": guard_reason or reason,
-            "summary": summary or triage.get("summary", ""),
-            "priority": triage.get("priority", "medium"),
-            "sentiment": triage.get("sentiment", "neutral"),
-            "entities": triage.get("entities") or {},
-            "turn": int(state.get("turn") or 0),
-        }
-        note = f"Transferred to {destination}: {record['reason']}"
-        return Command(
-            update={
-                "intent": INTENT_FOR_AGENT[destination],
-                "handoffs": [record],
-                "turn_handoffs": int(state.get("turn_handoffs") or 0) + 1,
-                "messages": [
-                    ToolMessage(content=note, name=name, tool_call_id=runtime.tool_call_id or "")
-                ],
-            }
-        )
+        return Command(update=update)
 
     description = (
         f"Transfer the conversation to the {target} team ({DESCRIPTIONS[target]}). "

@@ -23,7 +23,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from graph.context import Context
-from graph.handoffs import DESTINATIONS, make_handoff_tool
+from graph.handoffs import DESTINATIONS, make_handoff_tool, transfer_update
 from graph.models import load_chat_model
 from graph.state import INTENT_FOR_AGENT, HandoffRecord, SupportState
 from nodes import prompts, recovery
@@ -186,6 +186,43 @@ def _step_limit_update(name: str, state: SupportState, limit: int) -> dict[str, 
     return {"intent": "escalation", "handoffs": [record]}
 
 
+def _only_transfers(response: AIMessage) -> bool:
+    """True when every tool call of the reply is a well-formed `transfer_to_*` call."""
+    return bool(response.tool_calls) and all(
+        call["name"].startswith("transfer_to_")
+        and call["name"].removeprefix("transfer_to_") in INTENT_FOR_AGENT
+        and isinstance(call["args"].get("reason"), str)
+        and isinstance(call["args"].get("summary"), str)
+        and call.get("id")
+        for call in response.tool_calls
+    )
+
+
+def _transfer_now(
+    name: str, state: SupportState, response: AIMessage, budget: int
+) -> dict[str, Any]:
+    """Apply a reply's transfers in the specialist's own step (`transfer_update` for each
+    call, as the tool would), instead of a step of the tool node: a handoff is a state
+    update with no side effect, and this saves a graph step on every handoff.
+
+    Returns:
+        The update: the reply and one `ToolMessage` per call as `messages`, plus the
+        first transfer's `intent`, `handoffs` and `turn_handoffs`.
+    """
+    view: dict[str, Any] = {**state, "messages": [response], "active_agent": name}
+    update: dict[str, Any] = {"messages": [response]}
+    for call in response.tool_calls:
+        target = call["name"].removeprefix("transfer_to_")
+        args = call["args"]
+        step = transfer_update(
+            view, target, args["reason"], args["summary"], str(call["id"]), budget
+        )
+        update["messages"].extend(step.pop("messages"))
+        for key, value in step.items():
+            update.setdefault(key, value)
+    return update
+
+
 def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
     """Build a specialist agent.
 
@@ -248,6 +285,8 @@ def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
                 reason = "tool arguments could not be parsed"
                 return recovery.give_up(name, state, ctx, reason, [response, *results])
             update["messages"] = [response, *results]
+        elif _only_transfers(response):
+            update.update(_transfer_now(name, state, response, ctx.handoff_budget))
         elif recovery.promised_transfer(response):
             update.update(recovery.transfer_without_tool(name, state))
         if response.tool_calls or response.invalid_tool_calls:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -472,6 +473,46 @@ def test_two_transfers_in_one_reply_follow_only_the_first(
     assert result.route == ["triage", "billing", "sales"]
     assert [(h["from_agent"], h["to_agent"]) for h in result.handoffs] == [("billing", "sales")]
     assert state["turn_handoffs"] == 1
+    assert_tool_calls_answered(state["messages"])
+
+
+def steps_of_turn(desk: Any, text: str) -> list[str]:
+    """Send `text` on thread `t` as C005 and return every node that ran, in order."""
+    config = {**desk.config("t"), "max_concurrency": 1}
+    context = replace(desk.context, customer_id="C005", thread_id="t")
+    chunks = desk.graph.stream(
+        {"messages": [("user", text)]}, config, context=context, stream_mode="updates"
+    )
+    return [node for chunk in chunks for node in chunk]
+
+
+def test_a_transfer_is_applied_in_the_agents_own_step(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = ScriptedChatModel(
+        script={
+            "billing": [
+                transfer("sales"),
+                calls(
+                    ("list_invoices", {"limit": 1}),
+                    ("transfer_to_sales", {"reason": "upgrade", "summary": "s"}),
+                ),
+            ],
+            "sales": [reply("Sales here."), reply("Sales again.")],
+        }
+    )
+    plug_scripted_model(monkeypatch, model)
+    with open_desk(data_dir) as desk:
+        alone = steps_of_turn(desk, "I have a question about my last invoice")
+        assert alone == ["triage", "billing", "sales"], "no tool step for a transfer alone"
+        desk.graph.update_state(desk.config("t"), {"active_agent": None})
+        mixed = steps_of_turn(desk, "I have a question about my last invoice")
+        assert mixed == ["triage", "billing", "billing_tools", "sales"]
+        state = desk.state("t")
+    assert [(h["from_agent"], h["to_agent"]) for h in state["handoffs"]] == [
+        ("billing", "sales"),
+        ("billing", "sales"),
+    ]
     assert_tool_calls_answered(state["messages"])
 
 
