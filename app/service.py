@@ -39,6 +39,7 @@ affects LangGraph's background work: the checkpoint writes at the end of a run, 
 tool calls, then run one after another in one worker thread instead of several threads
 contending for the checkpoint file's lock (about 1 ms a turn on 2 cores)."""
 
+
 class UnknownThreadError(LookupError):
     """No conversation with this thread ID is stored."""
 
