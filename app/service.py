@@ -32,7 +32,6 @@ from nodes.triage import validate_message
 from tools import database
 from tools.customers import UnknownCustomerError, get_customer
 
-
 MAX_CONCURRENCY = 1
 """`max_concurrency` of every run. The support graph runs one task per step, so this only
 affects LangGraph's background work: the checkpoint writes at the end of a run, and a reply's
