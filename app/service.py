@@ -32,6 +32,10 @@ from nodes.triage import validate_message
 from tools import database
 from tools.customers import UnknownCustomerError, get_customer
 
+INTERRUPT_CHANNEL = "__interrupt__"
+"""Channel under which LangGraph saves an `interrupt()` as a pending write of the checkpoint
+(the same key as in streamed updates). The tests that send to a paused thread check it."""
+
 MAX_CONCURRENCY = 1
 """`max_concurrency` of every run. The support graph runs one task per step, so this only
 affects LangGraph's background work: the checkpoint writes at the end of a run, and a reply's
@@ -245,7 +249,7 @@ class SupportService:
             As `validate`; nothing is written when validation fails.
         """
         message = self.validate(text, thread_id=thread_id, customer_id=customer_id)
-        waiting = self.pending(thread_id)
+        waiting = self.pending(thread_id) if self._has_interrupt(thread_id) else None
         if waiting is not None:
             raise ThreadWaitingError(
                 f"Thread {thread_id!r} is waiting for {_WAITING_FOR[waiting.kind]} "
@@ -312,6 +316,14 @@ class SupportService:
         )
 
     # -- humans in the loop -------------------------------------------------------------
+
+    def _has_interrupt(self, thread_id: str) -> bool:
+        """Whether the thread's latest checkpoint holds an `interrupt()`: a cheap read of
+        the checkpoint's pending writes, so `pending` (which rebuilds the state) runs only
+        for threads that may be waiting."""
+        saved = self.checkpointer.get_tuple(self.config(thread_id))
+        writes = saved.pending_writes or () if saved is not None else ()
+        return any(write[1] == INTERRUPT_CHANNEL for write in writes)
 
     def pending(self, thread_id: str) -> PausedThread | None:
         """What the thread is waiting for, or None when it is not paused."""
