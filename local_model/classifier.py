@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
-from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import Pipeline
 
 from graph.state import INTENTS
 
@@ -95,35 +94,29 @@ def load_utterances(path: Path | str = DATA_PATH) -> tuple[list[str], list[str]]
     return texts, labels
 
 
+_word_ngrams = TfidfVectorizer(
+    preprocessor=normalize_text, ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b"
+).build_analyzer()
+_char_ngrams = TfidfVectorizer(
+    preprocessor=normalize_text, analyzer="char_wb", ngram_range=(2, 5)
+).build_analyzer()
+
+
+def word_and_char_ngrams(text: str) -> list[str]:
+    """The features of one message: word uni/bi-grams, then character 2-5-grams within
+    word boundaries, both of the `normalize_text` form (scikit-learn's own analyzers)."""
+    return _word_ngrams(text) + _char_ngrams(text)
+
+
 def build_pipeline() -> Pipeline:
     """Return the untrained scikit-learn pipeline.
 
     Word uni/bi-grams catch topic words ("refund", "invoice"); character n-grams
-    within word boundaries make the model robust to typos and word forms.
+    within word boundaries make the model robust to typos and word forms. Both go into
+    one TF-IDF vectorizer (`word_and_char_ngrams`), so scoring a message is one
+    transform, not two stacked ones.
     """
-    features = FeatureUnion(
-        [
-            (
-                "words",
-                TfidfVectorizer(
-                    preprocessor=normalize_text,
-                    ngram_range=(1, 2),
-                    sublinear_tf=True,
-                    token_pattern=r"(?u)\b\w+\b",
-                ),
-            ),
-            (
-                "chars",
-                TfidfVectorizer(
-                    preprocessor=normalize_text,
-                    analyzer="char_wb",
-                    ngram_range=(2, 5),
-                    sublinear_tf=True,
-                    min_df=1,
-                ),
-            ),
-        ]
-    )
+    features = TfidfVectorizer(analyzer=word_and_char_ngrams, sublinear_tf=True)
     model = LogisticRegression(C=20.0, solver="newton-cg", max_iter=1000, random_state=RANDOM_STATE)
     return Pipeline([("features", features), ("model", model)])
 
@@ -158,13 +151,11 @@ class IntentClassifier:
         """Number of training utterances."""
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Return label probabilities for many texts from the fitted pipeline's steps.
+        """Return label probabilities for many texts from the fitted pipeline.
 
-        The same numbers as `Pipeline.predict_proba`: the word and character blocks of the
-        fitted `FeatureUnion` are computed and stacked here, which skips the union's joblib
-        dispatch, and scikit-learn's argument and finiteness checks are skipped (the
-        inputs are our own strings and fitted matrices). Together these were about 1.5 ms
-        of a 2 ms call for one message.
+        The same numbers as `Pipeline.predict_proba`, with scikit-learn's argument and
+        finiteness checks skipped (the inputs are our own strings and fitted matrices),
+        which were about a third of the time of one message.
 
         Args:
             texts: messages to score.
@@ -172,11 +163,8 @@ class IntentClassifier:
         Returns:
             Array of shape `(len(texts), len(self.classes))`; rows sum to 1.
         """
-        features = self._pipeline.named_steps["features"]
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            blocks = [vectorizer.transform(texts) for _, vectorizer in features.transformer_list]
-            matrix = sparse.hstack(blocks, format="csr")
-            return np.asarray(self._pipeline.named_steps["model"].predict_proba(matrix))
+            return np.asarray(self._pipeline.predict_proba(texts))
 
     def predict(self, text: str) -> IntentPrediction:
         """Classify one message.
