@@ -219,6 +219,50 @@ def test_a_side_effect_asked_again_in_the_same_turn_happens_once(crm: str) -> No
     assert later["outcome"] == "rejected"
 
 
+def test_a_turn_run_again_with_reworded_free_text_still_acts_once(crm: str) -> None:
+    # An LLM re-running a turn keeps what it asks for but words its reason and subject anew.
+    (dup,) = call(crm, "find_duplicate_charges", customer="C002")["duplicates"]
+    first = call(
+        crm,
+        "request_refund",
+        {"invoice_id": dup["invoice_id"], "amount": 29.0, "reason": "charged twice"},
+        customer="C002",
+        turn=2,
+    )
+    again = call(
+        crm,
+        "request_refund",
+        {"invoice_id": dup["invoice_id"], "amount": 29, "reason": "Duplicate charge in November"},
+        customer="C002",
+        turn=2,
+    )
+    assert first["outcome"] == "approved" and again == first
+    assert (
+        _count(crm, f"SELECT COUNT(*) FROM refunds WHERE invoice_id = '{dup['invoice_id']}'") == 1
+    )
+    reworded = {"subject": "iOS SDK loses events", "summary": "events missing", "priority": "high"}
+    opened = call(crm, "create_ticket", {**reworded, "subject": "SDK drops events"}, turn=2)
+    assert call(crm, "create_ticket", reworded, turn=2) == opened
+    urgent = call(crm, "create_ticket", {**reworded, "priority": "critical"}, turn=2)
+    assert urgent["ticket_id"] != opened["ticket_id"]
+    upgrade = call(crm, "change_plan", {"target_plan": "Enterprise"}, turn=2)
+    assert call(crm, "change_plan", {"target_plan": "enterprise "}, turn=2) == upgrade
+    assert _count(crm, "SELECT COUNT(*) FROM plan_changes WHERE customer_id = 'C001'") == 1
+
+
+def test_a_refund_asked_again_with_a_reason_in_the_same_turn_is_a_new_request(crm: str) -> None:
+    # $100-$500 needs a reason: the call that brings one is judged, not answered from memory.
+    (invoice,) = call(crm, "find_invoices", {"date": "2026-11-01"}, customer="C006")["invoices"]
+    assert invoice["amount"] == 299.0
+    args = {"invoice_id": invoice["id"], "amount": 299.0, "reason": ""}
+    asked = call(crm, "request_refund", args, customer="C006", turn=1)
+    assert asked["outcome"] == "needs_reason"
+    given = call(
+        crm, "request_refund", {**args, "reason": "never used it"}, customer="C006", turn=1
+    )
+    assert given["outcome"] == "approved" and given["refund_id"].startswith("RF-")
+
+
 def test_a_turn_run_again_reads_what_it_read_the_first_time(crm: str) -> None:
     before = call(crm, "find_duplicate_charges", customer="C002", turn=3, tool_round=1)
     (dup,) = before["duplicates"]

@@ -189,8 +189,12 @@ from graph.context import Context
 
 real_call, real_refund = chat_model._as_tool_call, agent_tools.refunds.request_refund
 
-def llm_like_call(view, call):  # an LLM mints new tool-call IDs on every run
-    return {**real_call(view, call), "id": f"call_{uuid.uuid4().hex}"}
+def llm_like_call(view, call):  # an LLM mints new IDs and rewords its free text each run
+    made = real_call(view, call)
+    args = dict(made["args"])
+    if "reason" in args:
+        args["reason"] = f"{args['reason']} (as the customer put it, {sys.argv[2]} run)"
+    return {**made, "args": args, "id": f"call_{uuid.uuid4().hex}"}
 
 def refund_then_die(*args, **kwargs):
     result = real_refund(*args, **kwargs)

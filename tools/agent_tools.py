@@ -11,8 +11,9 @@ crash, or replayed, has its tool calls made again by the model (with new IDs whe
 is an LLM), so keys are made of what was asked, not of the call ID:
 
 - side-effecting tools (`request_refund`, `change_plan`, `create_ticket`): customer,
-  thread, turn, tool and arguments, so the same request in the same turn never refunds,
-  changes a plan or opens a ticket twice;
+  thread, turn, tool and the arguments that say what is asked (`effect_arguments`), so
+  the same request in the same turn never refunds, changes a plan or opens a ticket twice,
+  even when a re-run words its free text (a refund's reason, a ticket's subject) anew;
 - read-only tools: the same plus the turn's tool round (`tool_steps`), so a re-run turn
   sees what the first run saw (a refund it made does not make the duplicate charge vanish
   from its own story), while a read in a later round of the turn is fresh.
@@ -95,7 +96,8 @@ def request_key(
         thread_id: the conversation, or None outside a thread.
         turn: the state's `turn` counter (customer messages so far).
         tool_name: e.g. `request_refund`.
-        args: the model's arguments, without injected ones.
+        args: what identifies the request: `effect_arguments` for side effects, the
+            model's arguments (without injected ones) for read-only tools.
         tool_round: the state's `tool_steps` for read-only tools; None for side effects.
 
     Returns:
@@ -106,6 +108,39 @@ def request_key(
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
     where = f"turn-{turn}" if tool_round is None else f"turn-{turn}:round-{tool_round}"
     return f"{customer_id}:{thread_id or '-'}:{where}:{tool_name}:{digest}"
+
+
+def effect_arguments(tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a side-effecting call that say what it asks for, for its key.
+
+    A model re-running a turn writes free text anew, so wording is left out:
+
+    - `request_refund`: the invoice, the amount in dollars (to the cent) and whether a
+      reason was given (policy asks for one from $100 to $500, so a call with a reason
+      after one without is a new request); not the reason's words;
+    - `change_plan`: the target plan, case-insensitive;
+    - `create_ticket`: the priority; not subject or summary, so a turn opens at most one
+      ticket per priority through this tool.
+
+    Args:
+        tool_name: one of the three tools above; any other tool keeps all its arguments.
+        args: the call's arguments, without injected ones.
+
+    Returns:
+        A JSON-serialisable dict for `request_key`.
+    """
+    if tool_name == "request_refund":
+        amount = args.get("amount")
+        return {
+            "invoice_id": str(args.get("invoice_id", "")).strip(),
+            "amount": round(float(amount), 2) if isinstance(amount, int | float) else amount,
+            "reason_given": bool(str(args.get("reason") or "").strip()),
+        }
+    if tool_name == "change_plan":
+        return {"target_plan": str(args.get("target_plan", "")).strip().casefold()}
+    if tool_name == "create_ticket":
+        return {"priority": str(args.get("priority", "")).strip().casefold()}
+    return dict(args)
 
 
 def _requested_call(runtime: ToolRuntime[Context]) -> tuple[str, dict[str, Any]] | None:
@@ -139,7 +174,8 @@ def _run(
         turn = _state_value(runtime.state, "turn")
         if isinstance(turn, int):
             if effect is not None:
-                key = request_key(customer_id, thread_id, turn, *effect)
+                name, args = effect
+                key = request_key(customer_id, thread_id, turn, name, effect_arguments(name, args))
             elif (requested := _requested_call(runtime)) is not None:
                 tool_round = int(_state_value(runtime.state, "tool_steps") or 0)
                 key = request_key(customer_id, thread_id, turn, *requested, tool_round)
