@@ -15,9 +15,9 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
+from rich.table import Column, Table
 
-from app.render import print_checkpoints, print_history, print_turn
+from app.render import print_checkpoints, print_history, print_turn, short_time
 from app.scenarios import HUMAN_ACTIONS, INVALID_INPUTS, SCENARIOS
 from app.service import (
     NotWaitingError,
@@ -170,14 +170,15 @@ def threads(ctx: typer.Context, data_dir: DataDir = None) -> None:
         return
     with _service(data_dir, None) as service:
         rows = service.threads()
-    table = Table("thread", "customer", "turns", "checkpoints", "updated")
+    table = Table(Column("thread", overflow="fold"), "customer", "turns", "checkpoints")
+    table.add_column("updated (UTC)")
     for row in rows:
         table.add_row(
             row.thread_id,
             row.customer_id or "-",
             str(row.turns),
             str(row.checkpoints),
-            row.updated_at or "-",
+            short_time(row.updated_at),
         )
     console.print(table if rows else "No threads yet.")
 
@@ -277,14 +278,21 @@ def inbox(data_dir: DataDir = None) -> None:
     if not paused:
         console.print("Inbox empty: no thread is waiting for a human.")
         return
-    table = Table("thread", "customer", "kind", "ticket", "waiting since", "summary")
+    table = Table(
+        Column("thread", overflow="fold"),
+        "customer",
+        Column("kind", overflow="fold"),
+        Column("ticket", no_wrap=True),
+        Column("waiting since (UTC)", overflow="fold"),
+        "summary",
+    )
     for item in paused:
         table.add_row(
             item.thread_id,
             item.customer_id or "-",
-            item.kind,
+            item.kind.replace("_", " "),
             item.ticket_id or "-",
-            item.waiting_since or "-",
+            short_time(item.waiting_since),
             item.summary,
         )
     console.print(table)

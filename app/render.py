@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from app.service import CheckpointInfo, Turn, TurnResult
@@ -52,20 +52,25 @@ def print_history(console: Console, thread_id: str, turns: list[Turn]) -> None:
             console.print(Text.assemble((f"    {agent}: ", "bold green"), text))
 
 
+def short_time(stamp: str | None) -> str:
+    """An ISO-8601 UTC time stamp as `YYYY-MM-DD HH:MM:SS`, or `-` when missing."""
+    if not stamp:
+        return "-"
+    return stamp.replace("T", " ")[:19]
+
+
 def print_checkpoints(console: Console, thread_id: str, checkpoints: list[CheckpointInfo]) -> None:
-    """Print a thread's checkpoints grouped by turn, with what runs next from each."""
+    """Print a thread's checkpoints grouped by turn, with what runs next from each.
+
+    The checkpoint ID is printed whole (folded, never cut), since `replay` and `fork` take it.
+    """
     table = Table(
-        "checkpoint",
-        "turn",
-        "step",
-        "point",
-        "next",
-        "messages",
-        "saved at",
+        Column("checkpoint", overflow="fold", min_width=36),
+        Column("point", max_width=24),
+        Column("saved at (UTC)", overflow="fold", max_width=10),
         title=f"Thread {thread_id}: {len(checkpoints)} checkpoints",
     )
     for info in checkpoints:
-        label = info.source or "-"
         if info.next:
             label = f"stopped in turn {info.turn} (runs {', '.join(info.next)} next)"
         elif info.messages == 0:
@@ -74,11 +79,7 @@ def print_checkpoints(console: Console, thread_id: str, checkpoints: list[Checkp
             label = f"end of turn {info.turn} (before turn {info.turn + 1})"
         table.add_row(
             info.checkpoint_id,
-            str(info.turn),
-            str(info.step),
             label,
-            ", ".join(info.next) or "-",
-            str(info.messages),
-            info.created_at or "-",
+            short_time(info.created_at),
         )
     console.print(table)

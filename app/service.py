@@ -393,9 +393,14 @@ class SupportService:
         self.state(thread_id)  # raises UnknownThreadError
         waiting = self.pending(thread_id)
         if waiting is None or waiting.kind != kind:
-            what = "not paused" if waiting is None else f"waiting for {_WAITING_FOR[waiting.kind]}"
+            now = (
+                "it is not paused"
+                if waiting is None
+                else f"it waits for {_WAITING_FOR[waiting.kind]}"
+            )
             raise NotWaitingError(
-                f"Thread {thread_id!r} is {what}, not for {_WAITING_FOR[kind]}; nothing changed."
+                f"Thread {thread_id!r} is not waiting for {_WAITING_FOR[kind]} ({now}); "
+                "nothing changed."
             )
         return waiting
 
