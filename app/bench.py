@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from app.service import SupportService
@@ -56,7 +57,12 @@ def _checkpoint_bytes(service: SupportService, folder: Path) -> int:
     return _folder_bytes(folder, "checkpoints.sqlite")
 
 
-def run_bench(turns: int, customer_id: str = "C003", threads: int = 1) -> dict[str, float | int]:
+def run_bench(
+    turns: int,
+    customer_id: str = "C003",
+    threads: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, float | int]:
     """Run `threads` threads of `turns` turns each in one temporary folder; return the figures.
 
     With one thread the turns run back to back. With several, the threads take turns in
@@ -68,6 +74,8 @@ def run_bench(turns: int, customer_id: str = "C003", threads: int = 1) -> dict[s
         turns: customer messages per thread (>= 1).
         customer_id: customer every thread belongs to.
         threads: number of threads (>= 1), all in one checkpoint file.
+        progress: called after every round as `progress(turns_done, turns_total)`, where a
+            round is one turn of every thread and the counts are turns of all threads.
 
     Returns:
         `turns`, `threads`; `first_p50_ms` and `last_p50_ms`: median turn time (ms) of the
@@ -100,6 +108,8 @@ def run_bench(turns: int, customer_id: str = "C003", threads: int = 1) -> dict[s
                     service.send(message, thread_id=thread_id, customer_id=customer_id)
                     timings.append((time.perf_counter() - t0) * 1000)
                 rounds.append(timings)
+                if progress is not None:
+                    progress((turn + 1) * threads, turns * threads)
             total = time.perf_counter() - started
             last_thread = thread_ids[-1]
             load_ms = _p50([_load_ms(service, last_thread) for _ in range(LOAD_REPEATS)])

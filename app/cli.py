@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
 from app.render import print_checkpoints, print_history, print_turn, short_time
@@ -453,8 +454,14 @@ def bench(
     p50 of the first and last ten rounds, thread load time and checkpoint file size."""
     from app.bench import run_bench
 
-    with console.status("running benchmark...") if not as_json else _null():
-        figures = run_bench(turns, threads=threads)
+    columns = (TextColumn("benchmark"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as shown:
+        task = shown.add_task("turns", total=turns * threads)
+        figures = run_bench(
+            turns,
+            threads=threads,
+            progress=lambda done, total: shown.update(task, completed=done, total=total),
+        )
     if as_json:
         print(json.dumps(figures))
         return
@@ -462,14 +469,6 @@ def bench(
     for key, value in figures.items():
         table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else f"{value:,}")
     console.print(table)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def main() -> None:
