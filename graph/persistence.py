@@ -64,6 +64,8 @@ from langgraph.checkpoint.serde.jsonplus import (
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from graph.async_checkpoints import AsyncViaThreads
+
 Durability = Literal["sync", "async", "exit"]
 
 DURABILITY: Final[Durability] = "exit"
@@ -220,8 +222,10 @@ _MemoKey = tuple[str, str, str, str]
 """(thread_id, checkpoint_ns, checkpoint_id, channel)."""
 
 
-class SupportCheckpointer(SqliteSaver):
-    """`SqliteSaver` for the support graph: compressed values, cached conversation reads.
+class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
+    """`SqliteSaver` for the support graph: compressed values, cached conversation reads,
+    and the async methods (`graph.ainvoke`, `astream`, `aget_state`) through
+    `AsyncViaThreads`.
 
     A `DeltaChannel` is rebuilt on every read from the nearest snapshot plus the writes
     saved since, so with the stock saver every turn (and every `get_state`) re-reads and
