@@ -30,7 +30,7 @@ from app.service import (
 )
 from graph.context import Context, default_data_dir
 from graph.models import ModelConfigError
-from graph.persistence import parse_age, prune_threads
+from graph.thread_index import parse_age, prune_threads
 from nodes.triage import InvalidMessageError
 from tools import database
 from tools.customers import UnknownCustomerError

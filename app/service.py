@@ -20,14 +20,9 @@ from langgraph.types import Command
 from graph.builder import compile_graph
 from graph.context import Context, default_data_dir
 from graph.models import check_model_name
-from graph.persistence import (
-    DURABILITY,
-    connect_checkpoint_db,
-    list_threads,
-    make_checkpointer,
-    record_turn,
-)
+from graph.persistence import DURABILITY, connect_checkpoint_db, make_checkpointer
 from graph.state import HandoffRecord
+from graph.thread_index import list_threads, record_turn
 from nodes.triage import validate_message
 from tools import database
 from tools.customers import UnknownCustomerError, get_customer

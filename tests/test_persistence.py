@@ -34,17 +34,14 @@ from graph.builder import compile_graph
 from graph.context import Context
 from graph.persistence import (
     DURABILITY,
-    CompressedSerializer,
     SupportCheckpointer,
     connect_checkpoint_db,
-    list_threads,
     make_checkpointer,
     open_checkpointer,
-    parse_age,
-    prune_threads,
-    record_turn,
 )
+from graph.serialization import CompressedSerializer
 from graph.state import MESSAGES_SNAPSHOT_FREQUENCY, merge_message_writes
+from graph.thread_index import list_threads, parse_age, prune_threads, record_turn
 
 TODAY = "2026-11-22"
 
