@@ -31,13 +31,26 @@ def print_turn(console: Console, result: TurnResult) -> None:
     console.print(
         Text.assemble(
             ("  route ", "dim"),
-            (" -> ".join(result.route), "yellow"),
+            (" -> ".join(result.route) or "-", "yellow"),
             (f"   intent={result.intent}", "dim"),
         )
     )
     for record in result.handoffs:
         console.print(_handoff_line(record))
     console.print(Text.assemble((f"{result.agent}: ", "bold green"), result.reply))
+    if result.waiting_description:
+        action = {
+            "escalation": f'support-swarm reply {result.thread_id} "..."',
+            "refund_approval": f"support-swarm approve {result.thread_id}  (or deny --reason)",
+        }.get(result.waiting_for or "", "support-swarm inbox")
+        console.print(
+            Text.assemble(
+                ("  paused: ", "bold yellow"),
+                (f"waiting for {result.waiting_description}; ", "yellow"),
+                ("next: ", "dim"),
+                (action, "dim"),
+            )
+        )
     console.print()
 
 

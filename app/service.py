@@ -69,6 +69,14 @@ class TurnResult:
     source: str = "customer"
     """Who started this run: `customer` (a message), `human` (a reply or a decision on a
     paused thread) or `replay`."""
+    waiting_for: str | None = None
+    """When the run ended paused for a human: what it waits for (`escalation`: a support
+    agent's reply; `refund_approval`: a manager's decision). None when it ran to the end."""
+
+    @property
+    def waiting_description(self) -> str | None:
+        """What the paused thread waits for, in words, e.g. "a manager's refund decision"."""
+        return None if self.waiting_for is None else _WAITING_FOR[self.waiting_for]
 
 
 class ThreadWaitingError(RuntimeError):
@@ -88,6 +96,16 @@ _WAITING_FOR = {
     "refund_approval": "a manager's refund decision",
     "unknown": "a human",
 }
+
+
+def _pause_kind(interrupts: Any) -> str:
+    """The `kind` of the first `interrupt()` payload in a streamed `__interrupt__` update
+    (`escalation` or `refund_approval`, `nodes/human.py`), or `unknown`."""
+    for pause in interrupts or ():
+        value = getattr(pause, "value", None)
+        if isinstance(value, dict) and value.get("kind") in _WAITING_FOR:
+            return str(value["kind"])
+    return "unknown"
 
 
 @dataclass
@@ -273,6 +291,7 @@ class SupportService:
         config = {**config, "max_concurrency": MAX_CONCURRENCY}
         route: list[str] = []
         values: dict[str, Any] = {}
+        waiting_for: str | None = None
         for mode, chunk in self.graph.stream(
             graph_input,
             config,
@@ -284,8 +303,12 @@ class SupportService:
                 # the state after the latest step; the last one is the turn's outcome
                 values = cast(dict[str, Any], chunk)
                 continue
-            for node in chunk:
-                if node.endswith("_tools") or node == "__interrupt__":
+            updates = cast(dict[str, Any], chunk)
+            for node, update in updates.items():
+                if node == INTERRUPT_CHANNEL:
+                    waiting_for = _pause_kind(update)
+                    continue
+                if node.endswith("_tools"):
                     continue
                 if not route or route[-1] != node:
                     route.append(node)
@@ -308,6 +331,7 @@ class SupportService:
             ],
             ticket_id=escalation.get("ticket_id") if "escalation" in route else None,
             source=source,
+            waiting_for=waiting_for,
         )
 
     # -- humans in the loop -------------------------------------------------------------

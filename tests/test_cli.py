@@ -102,6 +102,7 @@ def test_human_actions_are_labelled_as_such(tmp_path: Path) -> None:
         str(data),
     )
     assert asked.returncode == 0, asked.stderr
+    assert "paused: waiting for a support agent's reply" in " ".join(asked.stdout.split())
     inbox = cli("inbox", "--data-dir", str(data))
     assert "t-h" in inbox.stdout and "escalation" in inbox.stdout
     replied = cli(

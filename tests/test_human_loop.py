@@ -33,6 +33,8 @@ def test_escalation_waits_for_a_human_reply_from_another_process(
     first = service.send(
         "Let me speak to a human, this is unacceptable", thread_id="t-esc", customer_id="C001"
     )
+    assert first.waiting_for == "escalation"
+    assert first.waiting_description == "a support agent's reply"
     paused = service.inbox()
     assert [(p.thread_id, p.kind, p.ticket_id) for p in paused] == [
         ("t-esc", "escalation", first.ticket_id)
@@ -74,7 +76,8 @@ def test_escalation_waits_for_a_human_reply_from_another_process(
 
 
 def large_refund(service: SupportService, thread: str) -> None:
-    service.send("Refund my $750 charge", thread_id=thread, customer_id="C004")
+    asked = service.send("Refund my $750 charge", thread_id=thread, customer_id="C004")
+    assert asked.waiting_for == "refund_approval"
     waiting = service.pending(thread)
     assert waiting is not None and waiting.kind == "refund_approval"
     assert waiting.details["amount"] == 750.0
@@ -86,6 +89,7 @@ def test_approved_large_refund_is_executed_once_and_the_customer_told(
 ) -> None:
     large_refund(service, "t-750")
     result = service.approve("t-750", decided_by="Sam")
+    assert result.waiting_for is None
     rows = refund_rows(service, "C004")
     assert len(rows) == 1 and rows[0]["amount"] == 750.0
     assert "$750.00" in result.reply and rows[0]["id"] in result.reply
