@@ -10,17 +10,18 @@ node routes to the new agent.
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage, ToolMessage
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.runtime import Runtime
-from pydantic import BaseModel
+from langgraph.types import Command
 
 from graph.context import Context
 from graph.handoffs import DESTINATIONS, make_handoff_tool, transfer_update
@@ -150,25 +151,28 @@ def tool_step_state(state: Any) -> Any:
     return narrowed
 
 
-class WindowedToolNode(ToolNode):
-    """A `ToolNode` whose tools see only the part of the state they read (`tool_step_state`),
-    so a tool call costs the same at turn 200 as at turn 2."""
+def narrow_tool_request(
+    request: ToolCallRequest, execute: Callable[[ToolCallRequest], ToolMessage | Command]
+) -> ToolMessage | Command:
+    """`ToolNode` `wrap_tool_call` hook: run the call with the state cut to what the tools
+    read (`tool_step_state`), so a tool call costs the same at turn 200 as at turn 2.
 
-    def _func(
-        self,
-        input: list[AnyMessage] | dict[str, Any] | BaseModel,
-        config: RunnableConfig,
-        runtime: Runtime,
-    ) -> Any:
-        return super()._func(tool_step_state(input), config, runtime)
+    Args:
+        request: the tool call, with the whole graph state.
+        execute: LangGraph's executor of the (overridden) request.
 
-    async def _afunc(
-        self,
-        input: list[AnyMessage] | dict[str, Any] | BaseModel,
-        config: RunnableConfig,
-        runtime: Runtime,
-    ) -> Any:
-        return await super()._afunc(tool_step_state(input), config, runtime)
+    Returns:
+        What the tool returned: a `ToolMessage` or a `Command`.
+    """
+    return execute(request.override(state=tool_step_state(request.state)))
+
+
+async def anarrow_tool_request(
+    request: ToolCallRequest,
+    execute: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command]],
+) -> ToolMessage | Command:
+    """The async twin of `narrow_tool_request` (`awrap_tool_call`)."""
+    return await execute(request.override(state=tool_step_state(request.state)))
 
 
 def _step_limit_update(name: str, state: SupportState, limit: int) -> dict[str, Any]:
@@ -294,5 +298,11 @@ def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
         return update
 
     node.__name__ = name
-    tool_node = WindowedToolNode(tools, name=f"{name}_tools", handle_tool_errors=True)
+    tool_node = ToolNode(
+        tools,
+        name=f"{name}_tools",
+        handle_tool_errors=True,
+        wrap_tool_call=narrow_tool_request,
+        awrap_tool_call=anarrow_tool_request,
+    )
     return Specialist(name=name, tools=tools, node=node, tool_node=tool_node)

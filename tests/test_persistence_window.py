@@ -10,11 +10,12 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 import nodes.specialist as specialist
+import tools.agent_tools as agent_tools
 from app.bench import BENCH_MESSAGES
 from app.service import SupportService
 from graph.context import Context
 from local_model.chat_model import LocalSupportModel
-from nodes.specialist import WindowedToolNode, earlier_summary, tool_step_state, window_start
+from nodes.specialist import earlier_summary, tool_step_state, window_start
 
 
 def random_conversation(rng: random.Random, turns: int) -> list[BaseMessage]:
@@ -115,15 +116,15 @@ def test_a_small_window_changes_nothing_the_embedded_model_does(
         return generate(self, messages, *args, **kw)
 
     tools_saw: list[int] = []
-    run_one = WindowedToolNode._run_one
+    run_tool = agent_tools._run
 
-    def tool_spy(self: WindowedToolNode, call: Any, input_type: Any, runtime: Any) -> Any:
+    def tool_spy(runtime: Any, *args: Any, **kw: Any) -> Any:
         tools_saw.append(len(runtime.state["messages"]))
-        return run_one(self, call, input_type, runtime)
+        return run_tool(runtime, *args, **kw)
 
     monkeypatch.setattr(specialist, "CONTEXT_MESSAGES", 6)
     monkeypatch.setattr(LocalSupportModel, "_generate", spy)
-    monkeypatch.setattr(WindowedToolNode, "_run_one", tool_spy)
+    monkeypatch.setattr(agent_tools, "_run", tool_spy)
     windowed = run_thread(tmp_path / "windowed", texts)
 
     def view(messages: list[BaseMessage]) -> list[tuple]:
