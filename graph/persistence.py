@@ -66,7 +66,7 @@ turn and more than doubled the file; `"exit"` writes one.
 What `"exit"` gives up is the middle of a turn when the process itself dies (killed, power
 lost): nothing of that turn is saved, and the customer's message has to be sent again.
 Side effects stay exactly-once anyway, because the tools key them by thread, turn and
-request rather than by tool-call ID (`tools.agent_tools.request_key`): the re-sent turn
+request rather than by tool-call ID (`tools.tool_requests.request_key`): the re-sent turn
 has the same turn number, and the same request finds the first one's result.
 """
 

@@ -5,7 +5,7 @@ from `runtime.context.crm_path` and "today" from `runtime.context.today` (the re
 when unset); none takes a customer ID argument, so a tool cannot touch another customer's
 records whatever the model writes (DESIGN.md "Data and tools").
 
-Every tool's result is recorded under an idempotency key (`request_key`), and a call with
+Every tool's result is recorded under an idempotency key (`tools.tool_requests`), and a call with
 a recorded key returns that result and writes nothing new. A turn that is run again after a
 crash, or replayed, has its tool calls made again by the model (with new IDs when the model
 is an LLM), so keys are made of what was asked, not of the call ID:
@@ -26,7 +26,6 @@ and an `"error"` message the model can relay.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import uuid
@@ -44,9 +43,10 @@ from graph.context import Context
 from graph.state import ApprovalRequest
 from tools import billing, plans, refunds, tickets
 from tools.customers import Customer, require_customer
-from tools.database import pooled_connection, utc_now
+from tools.database import pooled_connection
 from tools.knowledge_base import search_articles
 from tools.service_status import get_status
+from tools.tool_requests import effect_arguments, record_result, recorded_result, request_key
 
 _AGENT_TICKET_KIND = {"technical": "technical", "billing": "billing", "sales": "sales"}
 
@@ -80,69 +80,6 @@ def _thread_id(runtime: ToolRuntime[Context]) -> str | None:
     return None if value is None else str(value)
 
 
-def request_key(
-    customer_id: str,
-    thread_id: str | None,
-    turn: int,
-    tool_name: str,
-    args: dict[str, Any],
-    tool_round: int | None = None,
-) -> str:
-    """Idempotency key of a tool call: the same request at the same point of the same
-    conversation gets the same key, whatever its tool call ID.
-
-    Args:
-        customer_id: the signed-in customer.
-        thread_id: the conversation, or None outside a thread.
-        turn: the state's `turn` counter (customer messages so far).
-        tool_name: e.g. `request_refund`.
-        args: what identifies the request: `effect_arguments` for side effects, the
-            model's arguments (without injected ones) for read-only tools.
-        tool_round: the state's `tool_steps` for read-only tools; None for side effects.
-
-    Returns:
-        `customer:thread:turn-N[:round-R]:tool:digest`, the digest being the first 16 hex
-        digits of the SHA-256 of the arguments as sorted-key JSON.
-    """
-    canonical = json.dumps(args, sort_keys=True, default=str)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-    where = f"turn-{turn}" if tool_round is None else f"turn-{turn}:round-{tool_round}"
-    return f"{customer_id}:{thread_id or '-'}:{where}:{tool_name}:{digest}"
-
-
-def effect_arguments(tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of a side-effecting call that say what it asks for, for its key.
-
-    A model re-running a turn writes free text anew, so wording is left out:
-
-    - `request_refund`: the invoice, the amount in dollars (to the cent) and whether a
-      reason was given (policy asks for one from $100 to $500, so a call with a reason
-      after one without is a new request); not the reason's words;
-    - `change_plan`: the target plan, case-insensitive;
-    - `create_ticket`: the priority; not subject or summary, so a turn opens at most one
-      ticket per priority through this tool.
-
-    Args:
-        tool_name: one of the three tools above; any other tool keeps all its arguments.
-        args: the call's arguments, without injected ones.
-
-    Returns:
-        A JSON-serialisable dict for `request_key`.
-    """
-    if tool_name == "request_refund":
-        amount = args.get("amount")
-        return {
-            "invoice_id": str(args.get("invoice_id", "")).strip(),
-            "amount": round(float(amount), 2) if isinstance(amount, int | float) else amount,
-            "reason_given": bool(str(args.get("reason") or "").strip()),
-        }
-    if tool_name == "change_plan":
-        return {"target_plan": str(args.get("target_plan", "")).strip().casefold()}
-    if tool_name == "create_ticket":
-        return {"priority": str(args.get("priority", "")).strip().casefold()}
-    return dict(args)
-
-
 def _requested_call(runtime: ToolRuntime[Context]) -> tuple[str, dict[str, Any]] | None:
     """(tool name, arguments) of this call, from the assistant message that made it."""
     for message in reversed(_state_value(runtime.state, "messages") or []):
@@ -172,15 +109,17 @@ def _run(
         call_id = runtime.tool_call_id or f"adhoc-{uuid.uuid4().hex}"
         key = f"{customer_id}:{thread_id or '-'}:{call_id}"
         turn = _state_value(runtime.state, "turn")
+        requested = effect or _requested_call(runtime)
+        tool_name = requested[0] if requested else ""
         if isinstance(turn, int):
             if effect is not None:
                 name, args = effect
                 key = request_key(customer_id, thread_id, turn, name, effect_arguments(name, args))
-            elif (requested := _requested_call(runtime)) is not None:
+            elif requested is not None:
                 tool_round = int(_state_value(runtime.state, "tool_steps") or 0)
                 key = request_key(customer_id, thread_id, turn, *requested, tool_round)
         with pooled_connection(_setting(runtime.context, "crm_path")) as conn:
-            recorded = _recorded_result(conn, key)
+            recorded = recorded_result(conn, key)
             if recorded is not None:
                 return recorded
             call = _Call(
@@ -195,7 +134,7 @@ def _run(
                 result = {"ok": True, **action(call)}
             except (ValueError, LookupError) as exc:
                 result = {"ok": False, "error": str(exc)}
-            _record_result(conn, key, call.customer.id, runtime, result)
+            record_result(conn, key, call.customer.id, tool_name, result)
     except (ValueError, LookupError) as exc:
         return {"ok": False, "error": str(exc)}
     except sqlite3.Error as exc:
@@ -210,40 +149,6 @@ def _first_call_of_its_kind(runtime: ToolRuntime[Context], name: str) -> bool:
             first = next((c["id"] for c in message.tool_calls if c["name"] == name), None)
             return first is None or first == runtime.tool_call_id
     return True
-
-
-def _recorded_result(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
-    """The result recorded for this tool call, if it ran before (a resume or a replay)."""
-    row = conn.execute(
-        "SELECT response FROM idempotent_requests WHERE key = ?", (f"{key}:result",)
-    ).fetchone()
-    return None if row is None else dict(json.loads(row[0]))
-
-
-def _record_result(
-    conn: sqlite3.Connection,
-    key: str,
-    customer_id: str,
-    runtime: ToolRuntime[Context],
-    result: dict[str, Any],
-) -> None:
-    """Record a tool call's result so re-running the same call returns the same answer.
-
-    Replaying a thread re-executes its tool calls with the same IDs; returning the recorded
-    result makes a replay reproduce the conversation instead of seeing the effects of its
-    own first run (for example a duplicate charge that is no longer unrefunded).
-    """
-    conn.execute(
-        "INSERT OR IGNORE INTO idempotent_requests (key, customer_id, operation, response, "
-        "created_at) VALUES (?, ?, ?, ?, ?)",
-        (
-            f"{key}:result",
-            customer_id,
-            f"tool:{getattr(runtime, 'tool_name', '') or 'call'}",
-            json.dumps(result, default=str),
-            utc_now(),
-        ),
-    )
 
 
 def _invoice_dict(invoice: billing.Invoice) -> dict[str, Any]:
