@@ -23,8 +23,10 @@ from __future__ import annotations
 import re
 
 from graph.state import Entities, TriageDecision
-from local_model.analysis import detect_sentiment, estimate_priority, extract_entities, summarize
 from local_model.classifier import CLARIFY, get_classifier
+from local_model.entities import extract_entities
+from local_model.summary import summarize
+from local_model.urgency import detect_sentiment, estimate_priority
 
 CLARIFYING_QUESTION = (
     "Happy to help. Is this about billing or an invoice, a refund, a technical problem "

@@ -100,7 +100,7 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
         InvalidMessageError: empty or over-long message.
         tools.customers.UnknownCustomerError: the context's customer does not exist.
     """
-    from local_model.analysis import is_followup
+    from local_model.followup import is_followup
 
     ctx = runtime.context
     text = validate_message(state["messages"][-1].text)

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from local_model.analysis import (
-    SUMMARY_MAX_CHARS,
-    detect_sentiment,
-    estimate_priority,
-    extract_entities,
-    is_followup,
-    summarize,
-)
+from local_model.entities import extract_entities
+from local_model.followup import is_followup
+from local_model.summary import SUMMARY_MAX_CHARS, summarize
 from local_model.triage import CLARIFYING_QUESTION, classify_message
+from local_model.urgency import detect_sentiment, estimate_priority
 
 # ----------------------------------------------------------------------- entities
 
