@@ -10,7 +10,7 @@ import tempfile
 import uuid
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -448,26 +448,52 @@ def bench(
             "--threads", min=1, help="Threads in one checkpoint file; they take turns in rounds."
         ),
     ] = 1,
+    stock: Annotated[
+        bool,
+        typer.Option(
+            "--stock",
+            help="Also run one thread of --turns turns through a plain two-node graph on the "
+            "stock SqliteSaver, for comparison (figures under 'stock').",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Time long threads through the full graph (local model, fresh SQLite files): per-turn
     p50 of the first and last ten rounds, thread load time and checkpoint file size."""
     from app.bench import run_bench
+    from app.bench_stock import run_stock_bench
 
-    columns = (TextColumn("benchmark"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as shown:
-        task = shown.add_task("turns", total=turns * threads)
-        figures = run_bench(
-            turns,
-            threads=threads,
-            progress=lambda done, total: shown.update(task, completed=done, total=total),
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as shown:
+        task = shown.add_task("support graph", total=turns * threads)
+        figures: dict[str, Any] = dict(
+            run_bench(
+                turns,
+                threads=threads,
+                progress=lambda done, total: shown.update(task, completed=done, total=total),
+            )
         )
+        baseline = None
+        if stock:
+            task = shown.add_task("stock graph", total=turns)
+            baseline = run_stock_bench(
+                turns, progress=lambda done, total: shown.update(task, completed=done)
+            )
+            figures["stock"] = baseline
     if as_json:
         print(json.dumps(figures))
         return
-    table = Table("figure", "value")
+    table = Table("figure", "support graph", *(["stock two-node graph"] if baseline else []))
+
+    def shown_value(value: object) -> str:
+        if value is None:
+            return "-"
+        return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+
     for key, value in figures.items():
-        table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else f"{value:,}")
+        if key != "stock":
+            extra = [shown_value(baseline.get(key))] if baseline else []
+            table.add_row(key, shown_value(value), *extra)
     console.print(table)
 
 

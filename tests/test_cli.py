@@ -60,6 +60,16 @@ def test_bench_json_prints_the_figures(tmp_path: Path) -> None:
     assert figures["db_bytes"] > 0
 
 
+def test_bench_stock_runs_the_baseline_beside_the_support_graph() -> None:
+    result = cli("bench", "--turns", "20", "--stock", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    stock = figures["stock"]
+    assert stock["turns"] == 20 and stock["first_p50_ms"] > 0
+    # The stock saver re-stores the whole conversation at every step; ours stores deltas.
+    assert stock["bytes_per_turn"] > 3 * figures["bytes_per_turn"]
+
+
 def test_threads_and_db_reset(tmp_path: Path) -> None:
     data = tmp_path / "data"
     asked = cli(
