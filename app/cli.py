@@ -272,10 +272,23 @@ def fork(
 
 
 @app.command()
-def inbox(data_dir: DataDir = None) -> None:
+def inbox(
+    data_dir: DataDir = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print a JSON list: thread_id, customer_id, kind, ticket_id, summary, "
+            "waiting_since and details (the interrupt payload) per paused thread.",
+        ),
+    ] = False,
+) -> None:
     """List threads paused for a human: escalations to answer and refunds to approve."""
     with _service(data_dir, None) as service:
         paused = service.inbox()
+    if as_json:
+        print(json.dumps([asdict(item) for item in paused], default=str))
+        return
     if not paused:
         console.print("Inbox empty: no thread is waiting for a human.")
         return

@@ -115,6 +115,9 @@ def test_human_actions_are_labelled_as_such(tmp_path: Path) -> None:
     assert "paused: waiting for a support agent's reply" in " ".join(asked.stdout.split())
     inbox = cli("inbox", "--data-dir", str(data))
     assert "t-h" in inbox.stdout and "escalation" in inbox.stdout
+    (listed,) = json.loads(cli("inbox", "--json", "--data-dir", str(data)).stdout)
+    assert (listed["thread_id"], listed["kind"]) == ("t-h", "escalation")
+    assert listed["ticket_id"].startswith("T-") and listed["details"]["priority"]
     replied = cli(
         "reply", "t-h", "Happy to help, I'm here now.", "--agent", "Noor", "--data-dir", str(data)
     )
