@@ -28,6 +28,7 @@ from app.service import (
     UnknownCheckpointError,
     UnknownThreadError,
 )
+from app.thread_locks import ThreadBusyError
 from graph.context import Context, default_data_dir
 from graph.models import ModelConfigError
 from graph.thread_index import parse_age, prune_threads
@@ -62,6 +63,7 @@ USER_ERRORS = (
     ThreadOwnerError,
     ThreadWaitingError,
     NotWaitingError,
+    ThreadBusyError,
     ModelConfigError,
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -17,6 +18,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
+from app.thread_locks import thread_lock
 from graph.builder import compile_graph
 from graph.context import Context, default_data_dir
 from graph.models import check_model_name
@@ -260,17 +262,29 @@ class SupportService:
 
         Raises:
             As `validate`; nothing is written when validation fails.
+            ThreadWaitingError: the thread is paused for a human.
+            app.thread_locks.ThreadBusyError: another run on the thread did not finish in
+                time (runs on one thread take turns, across processes).
         """
         message = self.validate(text, thread_id=thread_id, customer_id=customer_id)
-        waiting = self.pending(thread_id) if self._has_interrupt(thread_id) else None
-        if waiting is not None:
-            raise ThreadWaitingError(
-                f"Thread {thread_id!r} is waiting for {_WAITING_FOR[waiting.kind]} "
-                f"(ticket {waiting.ticket_id}); send new messages once it has been answered."
+        with self.thread_lock(thread_id):
+            waiting = self.pending(thread_id) if self._has_interrupt(thread_id) else None
+            if waiting is not None:
+                raise ThreadWaitingError(
+                    f"Thread {thread_id!r} is waiting for {_WAITING_FOR[waiting.kind]} "
+                    f"(ticket {waiting.ticket_id}); send new messages once it has been "
+                    "answered."
+                )
+            return self._run(
+                thread_id, customer_id, {"messages": [HumanMessage(content=message)]}, message
             )
-        return self._run(
-            thread_id, customer_id, {"messages": [HumanMessage(content=message)]}, message
-        )
+
+    def thread_lock(self, thread_id: str) -> AbstractContextManager[None]:
+        """The cross-process lock of one thread in this data folder (`app.thread_locks`):
+        every run on a thread (message, human action, replay) holds it, so runs on the
+        same thread take turns. Do not take it around a call of this service's methods
+        (they take it themselves and would wait for it)."""
+        return thread_lock(self.data_dir, thread_id)
 
     def _run(
         self,
@@ -377,8 +391,8 @@ class SupportService:
             NotWaitingError: the thread is not waiting for a human reply.
         """
         message = validate_message(text)
-        self._expect(thread_id, "escalation")
-        return self._resume(thread_id, {"reply": message, "agent": agent}, f"reply by {agent}")
+        value = {"reply": message, "agent": agent}
+        return self._resume(thread_id, "escalation", value, f"reply by {agent}")
 
     def approve(
         self, thread_id: str, *, decided_by: str = "billing manager", note: str = ""
@@ -389,9 +403,10 @@ class SupportService:
             NotWaitingError: the thread is not waiting for a refund decision (for example it
                 was already approved).
         """
-        self._expect(thread_id, "refund_approval")
         decision = {"approved": True, "reason": note, "decided_by": decided_by}
-        return self._resume(thread_id, decision, f"refund approved by {decided_by}")
+        return self._resume(
+            thread_id, "refund_approval", decision, f"refund approved by {decided_by}"
+        )
 
     def deny(
         self, thread_id: str, *, reason: str, decided_by: str = "billing manager"
@@ -404,9 +419,10 @@ class SupportService:
         """
         if not reason.strip():
             raise ValueError("A denial needs a reason the customer can read (--reason).")
-        self._expect(thread_id, "refund_approval")
         decision = {"approved": False, "reason": reason.strip(), "decided_by": decided_by}
-        return self._resume(thread_id, decision, f"refund denied by {decided_by}")
+        return self._resume(
+            thread_id, "refund_approval", decision, f"refund denied by {decided_by}"
+        )
 
     def _expect(self, thread_id: str, kind: str) -> PausedThread:
         self.state(thread_id)  # raises UnknownThreadError
@@ -423,9 +439,13 @@ class SupportService:
             )
         return waiting
 
-    def _resume(self, thread_id: str, value: dict[str, Any], message: str) -> TurnResult:
-        owner = self.thread_owner(thread_id) or self.context.customer_id
-        return self._run(thread_id, owner, Command(resume=value), message, source="human")
+    def _resume(self, thread_id: str, kind: str, value: dict[str, Any], message: str) -> TurnResult:
+        """Resume a thread paused for `kind` with a human's `value`, checking under the
+        thread's lock that it still waits for that (another agent may have just answered)."""
+        with self.thread_lock(thread_id):
+            self._expect(thread_id, kind)
+            owner = self.thread_owner(thread_id) or self.context.customer_id
+            return self._run(thread_id, owner, Command(resume=value), message, source="human")
 
     # -- time travel ----------------------------------------------------------------------
 
@@ -509,8 +529,8 @@ class SupportService:
             shown = len(snapshot.values.get("messages") or [])
             message = self._next_customer_message(thread_id, checkpoint_id, shown)
             graph_input = {"messages": [HumanMessage(content=message)]}
-        result = self._run(thread_id, owner, graph_input, message, source="replay", config=config)
-        return result
+        with self.thread_lock(thread_id):
+            return self._run(thread_id, owner, graph_input, message, source="replay", config=config)
 
     def fork(
         self, thread_id: str, checkpoint_id: str, message: str, *, new_thread_id: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,51 @@ def test_fork_with_an_edited_message_leaves_the_original_unchanged(
     ]
     assert service.history("t-orig") == original
     assert service.thread_owner("t-fork") == "C001"
+
+
+_APPROVE = """
+import sys
+from pathlib import Path
+from app.service import NotWaitingError, SupportService
+from graph.context import Context
+
+with SupportService(Path(sys.argv[1]), Context(today="2026-11-22")) as desk:
+    print("ready", flush=True)
+    try:
+        turn = desk.approve("t-race", decided_by=sys.argv[2])
+    except NotWaitingError as exc:
+        print(f"refused: {exc}")
+        sys.exit(3)
+    print(f"approved: {turn.reply}")
+"""
+
+
+def test_two_managers_approving_at_once_take_turns_and_refund_once(
+    service: SupportService, data_dir: Path
+) -> None:
+    large_refund(service, "t-race")
+
+    def approver(name: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", _APPROVE, str(data_dir), name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT,
+        )
+
+    # Hold the thread as a run in progress would, and start both managers meanwhile.
+    with service.thread_lock("t-race"):
+        managers = [approver("Sam"), approver("Kim")]
+        for manager in managers:
+            assert manager.stdout is not None and manager.stdout.readline() == "ready\n"
+        time.sleep(0.5)
+        assert [m.poll() for m in managers] == [None, None], "both wait for the thread"
+    outcomes = [m.wait(timeout=120) for m in managers]
+    outputs = [m.communicate()[0] for m in managers]
+    assert sorted(outcomes) == [0, 3], outputs
+    assert any("refused" in out and "not paused" in out for out in outputs)
+    rows = refund_rows(service, "C004")
+    assert len(rows) == 1 and rows[0]["amount"] == 750.0
+    assert service.pending("t-race") is None
+    assert len([t for t in service.history("t-race") if t.number == 1]) == 1
