@@ -219,17 +219,27 @@ def history(
     checkpoints: Annotated[
         bool, typer.Option("--checkpoints", help="List the saved checkpoints per turn.")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the turns (or checkpoints) as a JSON list.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Show a thread's turns: messages, answering agents and handoffs (or its checkpoints)."""
     with _service(data_dir, None) as service:
         try:
             if checkpoints:
-                print_checkpoints(console, thread, service.checkpoints(thread))
+                saved = service.checkpoints(thread)
+                if as_json:
+                    print(json.dumps([asdict(c) for c in saved], default=str))
+                else:
+                    print_checkpoints(console, thread, saved)
                 return
             turns = service.history(thread)
         except USER_ERRORS as exc:
             _fail(str(exc))
+    if as_json:
+        print(json.dumps([asdict(t) for t in turns], default=str))
+        return
     print_history(console, thread, turns)
 
 

@@ -126,3 +126,17 @@ def test_human_actions_are_labelled_as_such(tmp_path: Path) -> None:
     assert "human:Noor: Happy to help" in replied.stdout
     again = cli("reply", "t-h", "Anything else?", "--data-dir", str(data))
     assert again.returncode == 2 and "not paused" in " ".join(again.stderr.split())
+
+
+def test_history_json_gives_checkpoint_ids_that_replay_accepts(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    asked = cli("ask", "How do I export my data to CSV?", "--thread", "t-j", "--data-dir", data)
+    assert asked.returncode == 0, asked.stderr
+    (turn,) = json.loads(cli("history", "t-j", "--json", "--data-dir", data).stdout)
+    assert turn["number"] == 1 and turn["replies"][0][0] == "faq"
+    saved = json.loads(cli("history", "t-j", "--checkpoints", "--json", "--data-dir", data).stdout)
+    assert [c["turn"] for c in saved] == [0, 1]
+    replayed = cli("replay", "t-j", "--checkpoint", saved[0]["checkpoint_id"], "--data-dir", data)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replay: How do I export my data to CSV?" in replayed.stdout
+    assert "KB-014" in replayed.stdout
