@@ -28,11 +28,13 @@ LOAD_REPEATS = 5
 """`get_state` calls timed per load figure (the median is reported)."""
 
 
-def _folder_bytes(folder: Path, stem: str) -> int:
+def folder_bytes(folder: Path, stem: str) -> int:
+    """Bytes of the files in `folder` whose names start with `stem` (a database, its WAL)."""
     return sum(p.stat().st_size for p in folder.glob(f"{stem}*") if p.is_file())
 
 
-def _p50(values: list[float]) -> float:
+def p50(values: list[float]) -> float:
+    """Median of `values`, rounded to microseconds when they are milliseconds."""
     return round(statistics.median(values), 3)
 
 
@@ -49,12 +51,12 @@ def _cold_load_ms(folder: Path, thread_id: str) -> float:
     for _ in range(LOAD_REPEATS):
         with SupportService(folder) as fresh:
             loads.append(_load_ms(fresh, thread_id))
-    return _p50(loads)
+    return p50(loads)
 
 
 def _checkpoint_bytes(service: SupportService, folder: Path) -> int:
     service.checkpointer.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return _folder_bytes(folder, "checkpoints.sqlite")
+    return folder_bytes(folder, "checkpoints.sqlite")
 
 
 def run_bench(
@@ -112,7 +114,7 @@ def run_bench(
                     progress((turn + 1) * threads, turns * threads)
             total = time.perf_counter() - started
             last_thread = thread_ids[-1]
-            load_ms = _p50([_load_ms(service, last_thread) for _ in range(LOAD_REPEATS)])
+            load_ms = p50([_load_ms(service, last_thread) for _ in range(LOAD_REPEATS)])
             db_bytes = _checkpoint_bytes(service, folder)
         load_cold_ms = _cold_load_ms(folder, last_thread)
     every_turn = [t for timings in rounds for t in timings]
@@ -126,9 +128,9 @@ def run_bench(
     return {
         "turns": turns,
         "threads": threads,
-        "first_p50_ms": _p50(first),
-        "last_p50_ms": _p50(last),
-        "p50_ms": _p50(every_turn),
+        "first_p50_ms": p50(first),
+        "last_p50_ms": p50(last),
+        "p50_ms": p50(every_turn),
         "load_ms": load_ms,
         "load_cold_ms": load_cold_ms,
         "db_bytes": db_bytes,

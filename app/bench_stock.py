@@ -9,7 +9,6 @@ on the same machine shows what the persistence levers buy there and then.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 
-from app.bench import BENCH_MESSAGES, LOAD_REPEATS
+from app.bench import BENCH_MESSAGES, LOAD_REPEATS, folder_bytes, p50
 
 STOCK_REPLY = (
     "Thanks for reaching out. Here is what I found on your account and in our help "
@@ -84,13 +83,13 @@ def run_stock_bench(
                 compiled.get_state(config)
                 loads.append((time.perf_counter() - t0) * 1000)
             saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            db_bytes = sum(p.stat().st_size for p in Path(tmp).glob("stock.sqlite*"))
+            db_bytes = folder_bytes(Path(tmp), "stock.sqlite")
     return {
         "turns": turns,
-        "first_p50_ms": round(statistics.median(timings[:10]), 3),
-        "last_p50_ms": round(statistics.median(timings[-10:]), 3),
-        "p50_ms": round(statistics.median(timings), 3),
-        "load_ms": round(statistics.median(loads), 3),
+        "first_p50_ms": p50(timings[:10]),
+        "last_p50_ms": p50(timings[-10:]),
+        "p50_ms": p50(timings),
+        "load_ms": p50(loads),
         "db_bytes": db_bytes,
         "bytes_per_turn": round(db_bytes / turns),
     }
