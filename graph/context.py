@@ -7,8 +7,10 @@ tool resolves the customer from `runtime.context.customer_id`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_MODEL = "local"
 """Model used when nothing else is configured: the embedded deterministic model."""
@@ -24,6 +26,28 @@ def default_data_dir() -> Path:
     `.support-swarm` in the current working directory.
     """
     return Path(os.environ.get("SUPPORT_SWARM_DATA", ".support-swarm")).expanduser()
+
+
+def thread_id_of(context: Any, config: Mapping[str, Any] | None = None) -> str | None:
+    """The conversation's thread ID: the run configuration's `thread_id`, else the context's.
+
+    Args:
+        context: a `Context`, a dict of its fields, or None.
+        config: the run's `RunnableConfig` (nodes pass `get_config()`, tools
+            `runtime.config`), or None.
+
+    Returns:
+        The thread ID as a string, or None outside a thread.
+    """
+    configurable = (config or {}).get("configurable") or {}
+    value = configurable.get("thread_id")
+    if value is None:
+        value = (
+            context.get("thread_id")
+            if isinstance(context, dict)
+            else getattr(context, "thread_id", None)
+        )
+    return None if value in (None, "") else str(value)
 
 
 def _default_crm_path() -> str:

@@ -1,4 +1,4 @@
-"""Handoff tools generated from the destination map, with the per-turn loop guard.
+"""Handoff tools generated from the department registry, with the per-turn loop guard.
 
 A handoff is a state update, not a keyword match on reply text: a `transfer_to_<agent>`
 tool call returns a `Command` that sets `intent` to the destination's intent and appends a
@@ -23,26 +23,14 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 
 from graph.context import Context
-from graph.state import INTENT_FOR_AGENT, HandoffRecord
-from nodes import prompts
+from graph.registry import DEPARTMENTS
+from graph.state import handoff_record
 
-DESTINATIONS: dict[str, tuple[str, ...]] = {
-    "technical": ("billing", "refunds", "sales", "faq", "escalation"),
-    "billing": ("technical", "refunds", "sales", "faq", "escalation"),
-    "refunds": ("technical", "billing", "sales", "faq", "escalation"),
-    "sales": ("technical", "billing", "refunds", "faq", "escalation"),
-    "faq": ("technical", "billing", "refunds", "sales", "escalation"),
-}
-"""Specialist -> the agents it may transfer the conversation to."""
+PING_PONG_REASON = "ping-pong between {a} and {b} within one turn"
+"""Handoff reason when a transfer goes straight back to the agent that handed over."""
 
-DESCRIPTIONS: dict[str, str] = {
-    "technical": "errors, outages, API/SDK/integration problems, login, SSO, 2FA",
-    "billing": "invoices, charges, payment methods, failed payments, tax, billing dates",
-    "refunds": "refund requests, duplicate charges, refund status and refund policy",
-    "sales": "upgrades, downgrades, plan comparison, pricing, seats, trials, cancellation",
-    "faq": "how-to and product questions answered from the knowledge base",
-    "escalation": "a human agent: complaints, legal threats, security incidents, or when stuck",
-}
+BUDGET_REASON = "more than {budget} handoffs within one turn"
+"""Handoff reason when a turn used up `Context.handoff_budget`."""
 
 
 EXTRA_TRANSFER_NOTE = (
@@ -75,12 +63,13 @@ def guard_destination(
         budget: most transfers allowed in one turn (`Context.handoff_budget`).
 
     Returns:
-        `(destination, guard_reason)`: the requested target and None, or `escalation` and
-        why the guard stopped the transfer.
+        `(destination, guard_reason)`: the requested target and None, or the human
+        escalation node and why the guard stopped the transfer.
     """
+    human = DEPARTMENTS.human_node()
     used = int(state.get("turn_handoffs") or 0)
     if used + 1 > budget:
-        return "escalation", prompts.BUDGET_REASON.format(budget=budget)
+        return human, BUDGET_REASON.format(budget=budget)
     turn = state.get("turn")
     for record in state.get("handoffs") or []:
         if (
@@ -88,7 +77,7 @@ def guard_destination(
             and record.get("from_agent") == target
             and record.get("to_agent") == source
         ):
-            return "escalation", prompts.PING_PONG_REASON.format(a=target, b=source)
+            return human, PING_PONG_REASON.format(a=target, b=source)
     return target, None
 
 
@@ -126,20 +115,16 @@ def transfer_update(
         return {"messages": [message]}
     source = str(state.get("active_agent") or "triage")
     destination, guard_reason = guard_destination(state, source, target, budget)
-    triage = state.get("triage") or {}
-    record: HandoffRecord = {
-        "from_agent": source,
-        "to_agent": destination,
-        "reason": guard_reason or reason,
-        "summary": summary or triage.get("summary", ""),
-        "priority": triage.get("priority", "medium"),
-        "sentiment": triage.get("sentiment", "neutral"),
-        "entities": triage.get("entities") or {},
-        "turn": int(state.get("turn") or 0),
-    }
+    record = handoff_record(
+        state,
+        from_agent=source,
+        to_agent=destination,
+        reason=guard_reason or reason,
+        summary=summary,
+    )
     note = f"Transferred to {destination}: {record['reason']}"
     return {
-        "intent": INTENT_FOR_AGENT[destination],
+        "intent": DEPARTMENTS.intent_for(destination),
         "handoffs": [record],
         "turn_handoffs": int(state.get("turn_handoffs") or 0) + 1,
         "messages": [ToolMessage(content=note, name=name, tool_call_id=tool_call_id)],
@@ -150,16 +135,17 @@ def make_handoff_tool(target: str) -> BaseTool:
     """Create the `transfer_to_<target>` tool.
 
     Args:
-        target: destination agent name (a key of `INTENT_FOR_AGENT`).
+        target: destination node name (a department's `node` in `graph/registry.py`).
 
     Returns:
         A tool with arguments `reason` and `summary` (strings) that returns a `Command`
-        with the `transfer_update`.
+        with the `transfer_update`; its description is the department's `description`.
 
     Raises:
-        KeyError: `target` is not a known agent.
+        KeyError: `target` is not a registered department's node.
     """
-    if target not in INTENT_FOR_AGENT:
+    department = DEPARTMENTS.by_node(target)
+    if department is None:
         raise KeyError(f"Unknown handoff destination {target!r}")
     name = f"transfer_to_{target}"
 
@@ -179,7 +165,7 @@ def make_handoff_tool(target: str) -> BaseTool:
         return Command(update=update)
 
     description = (
-        f"Transfer the conversation to the {target} team ({DESCRIPTIONS[target]}). "
+        f"Transfer the conversation to the {target} team ({department.description}). "
         "Use when the customer's request belongs there."
     )
     return tool(name, description=description)(transfer)

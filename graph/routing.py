@@ -1,4 +1,5 @@
-"""Routing functions for the conditional edges. They read state only; they never write it."""
+"""Routing functions for the conditional edges, and their path maps, from the department
+registry. The functions read state only; they never write it."""
 
 from __future__ import annotations
 
@@ -7,26 +8,37 @@ from collections.abc import Hashable
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.graph import END
 
-from graph.state import AGENT_FOR_INTENT, SupportState
+from graph.departments import CLARIFY, OTHER
+from graph.registry import DEPARTMENTS
+from graph.state import SupportState
 
-TRIAGE_ROUTES: dict[Hashable, str] = {
-    **{intent: agent for intent, agent in AGENT_FOR_INTENT.items()},
-    "other": END,
-    "clarify": END,
-}
-"""`intent` after triage -> next node. `other` and `clarify` were answered by triage."""
+
+def triage_routes() -> dict[Hashable, str]:
+    """Path map of the edge after triage: each department's intent -> its node, and
+    `other` / `clarify` -> END (triage answered those itself)."""
+    routes: dict[Hashable, str] = {d.intent: d.node for d in DEPARTMENTS}
+    routes[OTHER] = END
+    routes[CLARIFY] = END
+    return routes
+
+
+def agent_routes() -> dict[Hashable, str]:
+    """Path map to every department node, keyed by node name (after a tool step, or when
+    a specialist's turn moved to another department)."""
+    return {d.node: d.node for d in DEPARTMENTS}
 
 
 def route_by_intent(state: SupportState) -> str:
     """Path key for the edge after triage: the `intent` label (or `clarify`).
 
     Raises:
-        ValueError: `intent` is missing or not a key of `TRIAGE_ROUTES`.
+        ValueError: `intent` is missing, or neither a registered department's intent nor
+            `other` / `clarify`.
     """
-    intent = state.get("intent")
-    if intent not in TRIAGE_ROUTES:
-        raise ValueError(f"Triage produced an unknown intent {intent!r}")
-    return str(intent)
+    intent = str(state.get("intent"))
+    if intent not in (OTHER, CLARIFY) and DEPARTMENTS.by_intent(intent) is None:
+        raise ValueError(f"Triage produced an unknown intent {state.get('intent')!r}")
+    return intent
 
 
 def route_after_specialist(state: SupportState) -> str:
@@ -40,7 +52,7 @@ def route_after_specialist(state: SupportState) -> str:
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and last.tool_calls:
         return "tools"
-    target = AGENT_FOR_INTENT.get(str(state.get("intent")))
+    target = DEPARTMENTS.node_for(str(state.get("intent")))
     if target is not None and target != state.get("active_agent"):
         return target
     if isinstance(last, ToolMessage):
@@ -52,5 +64,12 @@ def route_after_specialist(state: SupportState) -> str:
 
 def route_after_tools(state: SupportState) -> str:
     """After a tool node: the agent for the current `intent` (a handoff changes it), which
-    is the same specialist again when no handoff happened. Returns an agent node name."""
-    return AGENT_FOR_INTENT[str(state.get("intent"))]
+    is the same specialist again when no handoff happened.
+
+    Raises:
+        ValueError: `intent` is not a registered department's.
+    """
+    target = DEPARTMENTS.node_for(str(state.get("intent")))
+    if target is None:
+        raise ValueError(f"No department handles intent {state.get('intent')!r}")
+    return target

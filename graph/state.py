@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, TypedDict, cast
 
 from langchain_core.messages import (
@@ -18,31 +18,22 @@ from langchain_core.messages import (
 )
 from langgraph.channels.delta import DeltaChannel
 from langgraph.graph.message import REMOVE_ALL_MESSAGES
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-Intent = Literal["technical", "billing", "refund", "sales", "faq", "escalation", "other"]
-"""The department labels triage assigns (DESIGN.md, "Departments")."""
+from graph.registry import DEPARTMENTS
 
-INTENTS: tuple[str, ...] = ("technical", "billing", "refund", "sales", "faq", "escalation", "other")
+INTENTS: tuple[str, ...] = DEPARTMENTS.intents()
+"""Intent labels of the departments declared in `graph/registry.py`, plus `other` (the
+label set the embedded classifier is trained on and `eval routing` scores)."""
 
 Priority = Literal["low", "medium", "high", "critical"]
 Sentiment = Literal["positive", "neutral", "frustrated", "angry"]
 
-AGENT_FOR_INTENT: dict[str, str] = {
-    "technical": "technical",
-    "billing": "billing",
-    "refund": "refunds",
-    "sales": "sales",
-    "faq": "faq",
-    "escalation": "escalation",
-}
-"""Intent label -> the node that handles it. `other` has no specialist."""
 
-INTENT_FOR_AGENT: dict[str, str] = {agent: intent for intent, agent in AGENT_FOR_INTENT.items()}
-"""Node name -> the intent label it serves."""
-
-SPECIALISTS: tuple[str, ...] = ("technical", "billing", "refunds", "sales", "faq")
-"""Tool-using specialist nodes (escalation is handled by the human-handoff node)."""
+def _intent_enum(schema: dict[str, Any]) -> None:
+    """Show the registered intent labels as the JSON schema's enum (read when the schema is
+    made, so a department added to the registry is offered to an LLM triage model too)."""
+    schema["enum"] = list(DEPARTMENTS.intents())
 
 
 class Entities(BaseModel):
@@ -60,7 +51,9 @@ class Entities(BaseModel):
 class TriageDecision(BaseModel):
     """What triage concluded about the latest customer message."""
 
-    intent: Intent = Field(description="Department that should handle the message.")
+    intent: str = Field(
+        description="Department that should handle the message.", json_schema_extra=_intent_enum
+    )
     confidence: float = Field(ge=0.0, le=1.0, description="Confidence in the intent, 0-1.")
     priority: Priority = Field(default="medium", description="Urgency of the request.")
     sentiment: Sentiment = Field(default="neutral", description="Customer's tone.")
@@ -73,6 +66,14 @@ class TriageDecision(BaseModel):
     clarifying_question: str | None = Field(
         default=None, description="The single question to ask when clarification is needed."
     )
+
+    @field_validator("intent")
+    @classmethod
+    def _known_intent(cls, value: str) -> str:
+        labels = DEPARTMENTS.intents()
+        if value not in labels:
+            raise ValueError(f"Unknown intent {value!r}; expected one of {', '.join(labels)}.")
+        return value
 
 
 class HandoffRecord(TypedDict):
@@ -92,6 +93,43 @@ class HandoffRecord(TypedDict):
     """Extracted facts (amount, invoice ID, plan, date) from triage."""
     turn: int
     """Customer turn (1-based) in which the transfer happened."""
+
+
+def handoff_record(
+    state: Mapping[str, Any],
+    *,
+    from_agent: str,
+    to_agent: str,
+    reason: str,
+    summary: str | None = None,
+    triage: Mapping[str, Any] | None = None,
+    turn: int | None = None,
+) -> HandoffRecord:
+    """Build the `HandoffRecord` of one transfer (the only place one is built).
+
+    Args:
+        state: graph state; its `triage` decision and `turn` fill the payload.
+        from_agent, to_agent: node names (`triage` when triage routes).
+        reason: why, in a sentence.
+        summary: what the customer wants; defaults to the triage summary.
+        triage: the decision to copy priority, sentiment and entities from, when it is
+            not in `state` yet (triage's own routing).
+        turn: the customer turn (1-based); defaults to `state["turn"]`.
+
+    Returns:
+        The record, with `entities` as a plain dict.
+    """
+    decision = triage if triage is not None else (state.get("triage") or {})
+    return {
+        "from_agent": from_agent,
+        "to_agent": to_agent,
+        "reason": reason,
+        "summary": summary or str(decision.get("summary") or ""),
+        "priority": str(decision.get("priority") or "medium"),
+        "sentiment": str(decision.get("sentiment") or "neutral"),
+        "entities": dict(decision.get("entities") or {}),
+        "turn": int(turn if turn is not None else state.get("turn") or 0),
+    }
 
 
 class EscalationRecord(TypedDict):

@@ -4,8 +4,9 @@ It is a real LangChain chat model, so the graph has one code path for every mode
 
 - bound to the `TriageDecision` schema (`with_structured_output`), it answers with a
   tool call whose arguments come from the embedded intent classifier and triage rules;
-- bound to a specialist's tools, it reads the `Agent:` line and `<case_notes>` block of
-  the system prompt and follows that agent's playbook (`local_model.playbooks`): it calls
+- bound to a specialist's tools, it reads the `Agent:` and `Playbook:` lines and the
+  `<case_notes>` block of the system prompt and follows the named playbook
+  (`local_model.playbooks`, one per department in `graph/registry.py`): it calls
   tools on the real database, then writes the reply from what the tools returned.
 
 No network, no randomness: the same conversation always produces the same messages.
@@ -29,6 +30,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from local_model.playbooks import PLAYBOOKS, Call, Reply, TurnView
 
 _AGENT_LINE = re.compile(r"^Agent:\s*(\w+)", re.MULTILINE)
+_PLAYBOOK_LINE = re.compile(r"^Playbook:\s*(\w+)", re.MULTILINE)
 _CASE_NOTES = re.compile(r"<case_notes>\s*(.*?)\s*</case_notes>", re.DOTALL)
 TRIAGE_SCHEMA_NAME = "TriageDecision"
 
@@ -100,7 +102,8 @@ class LocalSupportModel(BaseChatModel):
         prompt = system.text if system else ""
         agent_match = _AGENT_LINE.search(prompt)
         agent = agent_match.group(1) if agent_match else ""
-        playbook = PLAYBOOKS.get(agent)
+        playbook_match = _PLAYBOOK_LINE.search(prompt)
+        playbook = PLAYBOOKS.get(playbook_match.group(1) if playbook_match else agent)
         if playbook is None:
             return AIMessage(content="I can help with questions about your Lumen account.")
         notes_match = _CASE_NOTES.search(prompt)

@@ -21,7 +21,9 @@ Decision rules (all in `classify_message`):
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
+from graph.registry import DEPARTMENTS
 from graph.state import Entities, TriageDecision
 from local_model.classifier import CLARIFY, get_classifier
 from local_model.entities import extract_entities
@@ -34,41 +36,24 @@ CLARIFYING_QUESTION = (
 )
 """The single question asked when a message is too vague to route."""
 
-STRONG_SIGNALS: dict[str, re.Pattern[str]] = {
-    "technical": re.compile(
-        r"\b(errors?|5\d\d|4\d\d|outage|down|crash\w*|bug|api|sdk|webhooks?|integration|"
-        r"log ?in|sign ?in|password|pwd|pin|locked|sso|saml|okta|2fa|two[- ]factor|"
-        r"sign[- ]?up|regist\w*|not loading|timeout|timing out|forgot\w*|recover\w*)\b",
-        re.IGNORECASE,
-    ),
-    "billing": re.compile(
-        r"\b(invoices?|bills?|billing|billed|receipts?|charges?|charged|payments?|"
-        r"pay|card|vat|tax|termination|penalt\w+|fees?)\b",
-        re.IGNORECASE,
-    ),
-    "refund": re.compile(
-        r"\b(refund\w*|money back|reimburs\w*|rebat\w*|restitution\w*|compensat\w*|"
-        r"charged twice|double charged|duplicate charge)\b",
-        re.IGNORECASE,
-    ),
-    "sales": re.compile(
-        r"\b(upgrad\w*|downgrad\w*|pricing|price|seats?|enterprise|trial|cancel\w*|"
-        r"premium|freemium|professional|starter|gold|platinum)\b",
-        re.IGNORECASE,
-    ),
-    "faq": re.compile(
-        r"\b(export\w*|dashboards?|funnels?|cohorts?|invite\w*|teammates?|"
-        r"customer (?:service|support|assistance)|support (?:hours|team|email|phone))\b",
-        re.IGNORECASE,
-    ),
-    "escalation": re.compile(
-        r"\b(human|person|agent|representative|operator|manager|supervisor|complain\w*|"
-        r"claim|grievance|reclamation|lawyer|legal|hacked|breach|leak\w*|unacceptable|"
-        r"assistant|somebody|someone)\b",
-        re.IGNORECASE,
-    ),
-}
-"""Keywords that confirm a low-confidence department prediction (DESIGN.md "Departments")."""
+
+def strong_signal(intent: str, text: str) -> bool:
+    """True when `text` contains a strong keyword of department `intent` (its `signals` in
+    `graph/registry.py`); False for a department without signals or an unknown label."""
+    department = DEPARTMENTS.by_intent(intent)
+    pattern = department.signal_pattern() if department else None
+    return bool(pattern and pattern.search(text))
+
+
+def signal_only_intent(text: str, trained: Collection[str]) -> str | None:
+    """The first registered department the classifier was not trained on (no utterances
+    yet) whose strong signals occur in `text`, or None. Such a department is routed by its
+    signals alone, so a new department works before it has training data."""
+    for department in DEPARTMENTS:
+        if department.intent not in trained and strong_signal(department.intent, text):
+            return department.intent
+    return None
+
 
 SUPPORT_VOCABULARY = re.compile(
     r"\b(lumen|account|accounts|profile|workspace|subscri\w*|plan|plans|help|support|service|"
@@ -93,12 +78,12 @@ def _decide_route(text: str, scores: dict[str, float], threshold: float) -> str:
     if label == CLARIFY:
         departments = {k: v for k, v in scores.items() if k not in (CLARIFY, "other")}
         best = max(departments, key=departments.__getitem__)
-        if departments[best] >= CLARIFY_OVERRIDE and STRONG_SIGNALS[best].search(text):
+        if departments[best] >= CLARIFY_OVERRIDE and strong_signal(best, text):
             return best
         return CLARIFY
     if label == "other":
         return label
-    if confidence >= threshold or STRONG_SIGNALS[label].search(text):
+    if confidence >= threshold or strong_signal(label, text):
         return label
     if not SUPPORT_VOCABULARY.search(text):
         return "other"
@@ -131,9 +116,12 @@ def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
             clarifying_question=CLARIFYING_QUESTION,
         )
     prediction = get_classifier().predict(clean)
-    route = _decide_route(clean, prediction.scores, threshold)
+    route = signal_only_intent(clean, prediction.scores) or _decide_route(
+        clean, prediction.scores, threshold
+    )
     departments = {k: v for k, v in prediction.scores.items() if k != CLARIFY}
     intent = route if route != CLARIFY else max(departments, key=departments.__getitem__)
+    departments.setdefault(intent, 1.0)  # routed by its signals alone
     entities = extract_entities(clean)
     sentiment = detect_sentiment(clean)
     needs_clarification = route == CLARIFY

@@ -8,7 +8,7 @@ from langchain_core.messages import AIMessage
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from graph.context import Context
+from graph.context import Context, thread_id_of
 from graph.state import EscalationRecord, SupportState
 from nodes import prompts
 from tools import database
@@ -25,8 +25,7 @@ def escalation(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]
         (the customer's next message goes through triage again).
     """
     ctx = runtime.context
-    configurable = get_config().get("configurable", {})
-    thread_id = str(configurable.get("thread_id") or ctx.thread_id or "")
+    thread_id = thread_id_of(ctx, get_config()) or ""
     triage = state.get("triage") or {}
     turn = int(state.get("turn") or 0)
     handoff = next(

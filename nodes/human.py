@@ -20,7 +20,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import BaseModel, Field, model_validator
 
-from graph.context import Context
+from graph.context import Context, thread_id_of
 from graph.state import SupportState
 from nodes import prompts
 from tools import database
@@ -47,10 +47,6 @@ class ManagerDecision(BaseModel):
         if not self.approved and not self.reason.strip():
             raise ValueError("A denial needs a reason the customer can read.")
         return self
-
-
-def _thread_id(ctx: Context) -> str:
-    return str(get_config().get("configurable", {}).get("thread_id") or ctx.thread_id or "")
 
 
 def human_agent(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -112,7 +108,7 @@ def manager_approval(state: SupportState, runtime: Runtime[Context]) -> dict[str
             decided_by=decision.decided_by,
             note=decision.reason,
             idempotency_key=f"{pending['idempotency_key']}:decision",
-            thread_id=_thread_id(ctx) or None,
+            thread_id=thread_id_of(ctx, get_config()),
         )
     amount = f"${result.amount:,.2f}"
     if result.outcome == "approved":

@@ -1,6 +1,7 @@
 """Prompts for every agent, kept apart from the logic that uses them.
 
-Each specialist's system prompt starts with an `Agent: <name>` line and ends with a
+Each specialist's system prompt starts with `Agent: <node>` and `Playbook: <name>` lines
+(from its department in `graph/registry.py`) and ends with a
 `<case_notes>` JSON block (triage decision and the latest handoff payload), so any model,
 including the embedded one, knows which role it plays and what is already known.
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-COMPANY = "Lumen"
+from graph.departments import COMPANY, Department
+from graph.registry import DEPARTMENTS
 
 SHARED_RULES = """\
 Rules:
@@ -21,38 +23,11 @@ Rules:
   reason and a one-sentence summary instead of answering it yourself.
 - Keep replies short, friendly and concrete."""
 
-ROLES: dict[str, str] = {
-    "technical": (
-        "You are the technical support specialist for {company}: API errors, outages, SDKs, "
-        "integrations, webhooks, login, SSO and 2FA. Check the service status and search the "
-        "knowledge base, then give the customer the concrete steps from the matching article."
-    ),
-    "billing": (
-        "You are the billing specialist for {company}: invoices, charges, payment methods, "
-        "failed payments, tax and billing dates. Look invoices up and explain them with their "
-        "ID, date, plan and status. Refund requests go to the refunds specialist."
-    ),
-    "refunds": (
-        "You are the refunds specialist for {company}. Find the charge in the customer's "
-        "invoices (duplicates first when they say they were charged twice), then call "
-        "request_refund; tell the customer the amount, the invoice and that refunds take 5-10 "
-        "business days, or why a manager must approve."
-    ),
-    "sales": (
-        "You are the sales specialist for {company}: upgrades, downgrades, plan comparison, "
-        "pricing, seats, trials, cancellation and retention. Quote real prices from the tools; "
-        "offers are capped at 30% discount and 30 days of trial. Change a plan only after the "
-        "customer confirms."
-    ),
-    "faq": (
-        "You answer how-to and product questions for {company} from the knowledge base. Name "
-        "the article you used and give its steps."
-    ),
-}
-
 TRIAGE_PROMPT = """\
 You are the triage step of {company}'s customer support. Classify the customer's latest
-message into one intent: technical, billing, refund, sales, faq, escalation or other.
+message into one intent:
+{intents}
+- other: anything unrelated to {company} support.
 Also give priority (low, medium, high, critical), sentiment (positive, neutral, frustrated,
 angry), a one-sentence summary and entities (amount in dollars, invoice ID, plan, date).
 If the message is too vague to route, set needs_clarification and ask ONE question.
@@ -95,30 +70,33 @@ REFUND_DENIED_REPLY = (
 )
 
 STEP_LIMIT_REASON = "the specialist could not finish within {limit} tool steps"
-PING_PONG_REASON = "ping-pong between {a} and {b} within one turn"
-BUDGET_REASON = "more than {budget} handoffs within one turn"
 ROUTING_ESCALATION_REASON = "{priority} priority{enterprise} request routed to a human"
 
 
-def specialist_prompt(agent: str, case_notes: dict[str, Any]) -> str:
+def specialist_prompt(department: Department, case_notes: dict[str, Any]) -> str:
     """Build the system prompt of a specialist.
 
     Args:
-        agent: node name (`technical`, `billing`, `refunds`, `sales`, `faq`).
+        department: the specialist's department (`graph/registry.py`).
         case_notes: JSON-serialisable facts for the agent: `triage` (the latest triage
             decision), `handoff` (the latest handoff record or None) and `customer`.
 
     Returns:
-        The prompt text: `Agent:` header, role, shared rules, and the case notes block.
-
-    Raises:
-        KeyError: `agent` is not a specialist.
+        The prompt text: the `Agent:` and `Playbook:` header (the embedded model reads
+        them), the role, the shared rules, and the case notes block.
     """
-    role = ROLES[agent].format(company=COMPANY)
     notes = json.dumps(case_notes, sort_keys=True, default=str)
-    return f"Agent: {agent}\n{role}\n\n{SHARED_RULES}\n\n<case_notes>\n{notes}\n</case_notes>"
+    header = f"Agent: {department.node}\nPlaybook: {department.playbook}"
+    return (
+        f"{header}\n{department.prompt_role()}\n\n{SHARED_RULES}\n\n"
+        f"<case_notes>\n{notes}\n</case_notes>"
+    )
 
 
 def triage_prompt(profile: dict[str, Any] | None) -> str:
-    """Build the triage system prompt with the customer's profile (plan, MRR, tags...)."""
-    return TRIAGE_PROMPT.format(company=COMPANY, profile=json.dumps(profile or {}, default=str))
+    """Build the triage system prompt: one line per registered department's intent, and
+    the customer's profile (plan, MRR, tags...)."""
+    intents = "\n".join(f"- {d.intent}: {d.description}" for d in DEPARTMENTS)
+    return TRIAGE_PROMPT.format(
+        company=COMPANY, intents=intents, profile=json.dumps(profile or {}, default=str)
+    )

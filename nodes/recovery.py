@@ -20,8 +20,9 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.config import get_config
 
-from graph.context import Context
-from graph.state import AGENT_FOR_INTENT, HandoffRecord, SupportState
+from graph.context import Context, thread_id_of
+from graph.registry import DEPARTMENTS
+from graph.state import SupportState, handoff_record
 from nodes import prompts
 from tools import database
 from tools.tickets import create_ticket
@@ -108,23 +109,20 @@ def transfer_without_tool(name: str, state: SupportState) -> dict[str, Any]:
     Goes to the department triage chose when that is another specialist, else to a human.
     """
     triage = state.get("triage") or {}
-    target = AGENT_FOR_INTENT.get(str(triage.get("intent")))
+    human = DEPARTMENTS.human_node()
+    target = DEPARTMENTS.node_for(str(triage.get("intent")))
     if target in (None, name):
-        target = "escalation"
-    record: HandoffRecord = {
-        "from_agent": name,
-        "to_agent": target,
-        "reason": prompts.PROMISED_TRANSFER_REASON,
-        "summary": triage.get("summary", ""),
-        "priority": triage.get("priority", "medium"),
-        "sentiment": triage.get("sentiment", "neutral"),
-        "entities": triage.get("entities") or {},
-        "turn": int(state.get("turn") or 0),
-    }
-    return {
-        "intent": "escalation" if target == "escalation" else triage["intent"],
-        "handoffs": [record],
-    }
+        target = human
+    record = handoff_record(
+        state, from_agent=name, to_agent=target, reason=prompts.PROMISED_TRANSFER_REASON
+    )
+    return {"intent": DEPARTMENTS.intent_for(target), "handoffs": [record]}
+
+
+def _ticket_kind(node: str) -> str:
+    """Ticket kind of the department at `node` (`other` when it is not a department)."""
+    department = DEPARTMENTS.by_node(node)
+    return department.ticket_kind if department else "other"
 
 
 def give_up(
@@ -145,13 +143,13 @@ def give_up(
     """
     triage = state.get("triage") or {}
     turn = int(state.get("turn") or 0)
-    thread_id = str(get_config().get("configurable", {}).get("thread_id") or ctx.thread_id or "")
+    thread_id = thread_id_of(ctx, get_config()) or ""
     summary = triage.get("summary") or "Customer request the assistant could not complete."
     with database.pooled_connection(ctx.crm_path) as conn:
         ticket = create_ticket(
             conn,
             ctx.customer_id,
-            kind="technical" if name == "technical" else "other",
+            kind=_ticket_kind(name),
             subject=summary[:120],
             summary=f"{summary} The {name} specialist stopped: {reason}.",
             priority=triage.get("priority", "medium"),

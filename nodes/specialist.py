@@ -24,9 +24,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from graph.context import Context
-from graph.handoffs import DESTINATIONS, make_handoff_tool, transfer_update
+from graph.departments import Department
+from graph.handoffs import make_handoff_tool, transfer_update
 from graph.models import load_chat_model
-from graph.state import INTENT_FOR_AGENT, HandoffRecord, SupportState
+from graph.registry import DEPARTMENTS
+from graph.state import HandoffRecord, SupportState, handoff_record
 from nodes import prompts, recovery
 
 
@@ -176,25 +178,17 @@ async def anarrow_tool_request(
 
 
 def _step_limit_update(name: str, state: SupportState, limit: int) -> dict[str, Any]:
-    triage = state.get("triage") or {}
-    record: HandoffRecord = {
-        "from_agent": name,
-        "to_agent": "escalation",
-        "reason": prompts.STEP_LIMIT_REASON.format(limit=limit),
-        "summary": triage.get("summary", ""),
-        "priority": triage.get("priority", "medium"),
-        "sentiment": triage.get("sentiment", "neutral"),
-        "entities": triage.get("entities") or {},
-        "turn": int(state.get("turn") or 0),
-    }
-    return {"intent": "escalation", "handoffs": [record]}
+    human = DEPARTMENTS.human_node()
+    reason = prompts.STEP_LIMIT_REASON.format(limit=limit)
+    record = handoff_record(state, from_agent=name, to_agent=human, reason=reason)
+    return {"intent": DEPARTMENTS.intent_for(human), "handoffs": [record]}
 
 
 def _only_transfers(response: AIMessage) -> bool:
     """True when every tool call of the reply is a well-formed `transfer_to_*` call."""
     return bool(response.tool_calls) and all(
         call["name"].startswith("transfer_to_")
-        and call["name"].removeprefix("transfer_to_") in INTENT_FOR_AGENT
+        and DEPARTMENTS.by_node(call["name"].removeprefix("transfer_to_")) is not None
         and isinstance(call["args"].get("reason"), str)
         and isinstance(call["args"].get("summary"), str)
         and call.get("id")
@@ -227,21 +221,24 @@ def _transfer_now(
     return update
 
 
-def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
-    """Build a specialist agent.
+def make_specialist(department: Department, domain_tools: Sequence[BaseTool]) -> Specialist:
+    """Build a specialist agent from its department spec.
 
     Args:
-        name: node name; one of `graph.state.SPECIALISTS`.
-        domain_tools: the department's tools (see `tools.agent_tools.TOOLS_BY_AGENT`).
+        department: a specialist department of `graph/registry.py`.
+        domain_tools: the department's tools, resolved from `department.tools` by the
+            builder; the `transfer_to_*` tools of its handoff destinations are added.
 
     Returns:
         A `Specialist` whose node reads the model name from `Context.model`.
 
     Raises:
-        KeyError: `name` has no destination map entry.
+        KeyError: a handoff destination is not a registered department.
     """
-    tools = [*domain_tools, *(make_handoff_tool(t) for t in DESTINATIONS[name])]
-    intent = INTENT_FOR_AGENT[name]
+    name = department.node
+    destinations = DEPARTMENTS.destinations(name)
+    tools = [*domain_tools, *(make_handoff_tool(t) for t in destinations)]
+    intent = department.intent
     bindings: dict[str, tuple[Any, Runnable[Any, Any]]] = {}
 
     def bound_model(model_name: str) -> Runnable[Any, Any]:
@@ -272,7 +269,7 @@ def make_specialist(name: str, domain_tools: list[BaseTool]) -> Specialist:
         if start:
             notes["earlier"] = earlier_summary(messages, start, state.get("turn"))
         model = bound_model(ctx.model)
-        prompt = SystemMessage(prompts.specialist_prompt(name, notes))
+        prompt = SystemMessage(prompts.specialist_prompt(department, notes))
         try:
             response = model.invoke([prompt, *messages[start:]])
         except Exception as exc:  # after the client's own retries: timeouts, 429, 5xx

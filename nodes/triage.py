@@ -9,7 +9,8 @@ from langgraph.runtime import Runtime
 
 from graph.context import MAX_MESSAGE_CHARS, Context
 from graph.models import load_chat_model
-from graph.state import AGENT_FOR_INTENT, INTENT_FOR_AGENT, SupportState, TriageDecision
+from graph.registry import DEPARTMENTS
+from graph.state import SupportState, TriageDecision, handoff_record
 from nodes import prompts
 from tools import database
 from tools.customers import require_customer
@@ -116,25 +117,29 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
         "tool_steps": 0,
     }
     intent: str = decision.intent
+    human_node = DEPARTMENTS.human_node()
+    human_intent = str(DEPARTMENTS.intent_for(human_node))
     human_reason = _needs_human(decision, profile)
-    if human_reason or intent == "escalation":
-        intent = "escalation"
-        update["handoffs"] = [
-            {
-                "from_agent": active or "triage",
-                "to_agent": "escalation",
-                "reason": human_reason or "the customer asked for a human or complained",
-                "summary": decision.summary,
-                "priority": decision.priority,
-                "sentiment": decision.sentiment,
-                "entities": decision.entities.model_dump(exclude_none=True),
-                "turn": update["turn"],
-            }
-        ]
-    elif active and (follow_up or decision.needs_clarification):
-        intent, decided_by = INTENT_FOR_AGENT[active], "followup"
-    elif active and intent in AGENT_FOR_INTENT:
-        intent = INTENT_FOR_AGENT[active]
+    active_intent = DEPARTMENTS.intent_for(active) if active else None
+    if human_reason or intent == human_intent:
+        intent = human_intent
+        triaged = {
+            **decision.model_dump(),
+            "entities": decision.entities.model_dump(exclude_none=True),
+        }
+        record = handoff_record(
+            state,
+            from_agent=active or "triage",
+            to_agent=human_node,
+            reason=human_reason or "the customer asked for a human or complained",
+            triage=triaged,
+            turn=update["turn"],
+        )
+        update["handoffs"] = [record]
+    elif active_intent and (follow_up or decision.needs_clarification):
+        intent, decided_by = active_intent, "followup"
+    elif active_intent and DEPARTMENTS.by_intent(intent) is not None:
+        intent = active_intent
     elif decision.needs_clarification:
         intent = "clarify"
         question = decision.clarifying_question or prompts.DEFAULT_CLARIFYING_QUESTION

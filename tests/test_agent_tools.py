@@ -14,7 +14,8 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
 from graph.context import Context
-from tools.agent_tools import ALL_TOOLS, TOOLS_BY_AGENT
+from graph.registry import DEPARTMENTS
+from tools.agent_tools import ALL_TOOLS, tools_for
 from tools.database import KB_DIR, STATUS_FIXTURE, connect
 
 TODAY = "2026-11-22"
@@ -86,7 +87,7 @@ def _count(crm: str, sql: str) -> int:
 
 
 def test_tools_by_agent() -> None:
-    names = {agent: [t.name for t in tools] for agent, tools in TOOLS_BY_AGENT.items()}
+    names = {d.node: [t.name for t in tools_for(d.node)] for d in DEPARTMENTS.specialists()}
     assert names == {
         "technical": [
             "get_service_status",

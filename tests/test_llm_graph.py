@@ -31,7 +31,8 @@ from evals.scripted_model import (
     malformed,
     reply,
 )
-from graph.handoffs import DESTINATIONS
+from graph import handoffs
+from graph.registry import DEPARTMENTS
 from nodes import prompts
 from tests.llm_support import (
     FAKE_MODEL,
@@ -411,7 +412,7 @@ def test_ping_pong_between_two_specialists_goes_to_a_human(
         ("technical", "billing"),
         ("billing", "escalation"),
     ]
-    assert result.handoffs[-1]["reason"] == prompts.PING_PONG_REASON.format(
+    assert result.handoffs[-1]["reason"] == handoffs.PING_PONG_REASON.format(
         a="technical", b="billing"
     )
     tickets = rows(data_dir / "crm.sqlite", ESCALATION_TICKETS)
@@ -424,7 +425,7 @@ def test_ping_pong_between_two_specialists_goes_to_a_human(
 def test_handoff_chain_stops_at_the_budget(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chain = ["technical", "billing", "refunds", "sales", "faq", "technical", "billing"]
     for source, target in zip(chain, chain[1:], strict=False):
-        assert target in DESTINATIONS[source]
+        assert target in DEPARTMENTS.destinations(source)
     script: dict[str, list[Any]] = {}
     for source, target in zip(chain, chain[1:], strict=False):
         script.setdefault(source, []).append(transfer(target))
@@ -443,10 +444,10 @@ def test_handoff_chain_stops_at_the_budget(data_dir: Path, monkeypatch: pytest.M
     assert len(result.handoffs) == 6
     assert result.handoffs[-1]["from_agent"] == "technical"
     assert result.handoffs[-1]["to_agent"] == "escalation"
-    assert result.handoffs[-1]["reason"] == prompts.BUDGET_REASON.format(budget=5)
+    assert result.handoffs[-1]["reason"] == handoffs.BUDGET_REASON.format(budget=5)
     assert model.remaining() == {"billing": 1}
     assert rows(data_dir / "crm.sqlite", ESCALATION_TICKETS)
-    assert state["escalation"]["reason"] == prompts.BUDGET_REASON.format(budget=5)
+    assert state["escalation"]["reason"] == handoffs.BUDGET_REASON.format(budget=5)
     assert_tool_calls_answered(state["messages"])
 
 

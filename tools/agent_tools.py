@@ -40,6 +40,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 
 from graph.context import Context
+from graph.registry import DEPARTMENTS
 from graph.state import ApprovalRequest
 from tools import billing, plans, refunds, tickets
 from tools.customers import Customer, require_customer
@@ -47,8 +48,6 @@ from tools.database import pooled_connection
 from tools.knowledge_base import search_articles
 from tools.service_status import get_status
 from tools.tool_requests import effect_arguments, record_result, recorded_result, request_key
-
-_AGENT_TICKET_KIND = {"technical": "technical", "billing": "billing", "sales": "sales"}
 
 
 @dataclass(frozen=True)
@@ -460,6 +459,12 @@ def _state_value(state: Any, key: str) -> Any:
     return getattr(state, key, None)
 
 
+def _ticket_kind(agent: Any) -> str:
+    """Ticket kind of the department answering (`graph/registry.py`), `other` if none."""
+    department = DEPARTMENTS.by_node(str(agent))
+    return department.ticket_kind if department else "other"
+
+
 @tool
 def create_ticket(
     subject: str, summary: str, runtime: ToolRuntime[Context], priority: str = "medium"
@@ -476,7 +481,7 @@ def create_ticket(
         ticket = tickets.create_ticket(
             call.conn,
             call.customer.id,
-            kind=_AGENT_TICKET_KIND.get(str(agent), "other"),
+            kind=_ticket_kind(agent),
             subject=subject,
             summary=summary,
             priority=priority,
@@ -490,35 +495,36 @@ def create_ticket(
     return _run(runtime, action, ("create_ticket", args))
 
 
-TOOLS_BY_AGENT: dict[str, list[BaseTool]] = {
-    "technical": [get_service_status, search_knowledge_base, get_customer_profile, create_ticket],
-    "billing": [
-        get_customer_profile,
-        list_invoices,
-        find_invoices,
-        list_payments,
-        search_knowledge_base,
-    ],
-    "refunds": [
-        find_duplicate_charges,
-        find_invoices,
-        list_invoices,
-        request_refund,
-        list_refunds,
-        get_refund_policy,
-    ],
-    "sales": [
-        get_customer_profile,
-        get_current_plan,
-        compare_plans,
-        get_upgrade_offer,
-        change_plan,
-    ],
-    "faq": [search_knowledge_base],
-}
-"""Tools bound to each specialist node, keyed by node name."""
-
-ALL_TOOLS: list[BaseTool] = list(
-    {t.name: t for agent_tools in TOOLS_BY_AGENT.values() for t in agent_tools}.values()
-)
+ALL_TOOLS: list[BaseTool] = [
+    get_service_status,
+    search_knowledge_base,
+    get_customer_profile,
+    list_invoices,
+    find_invoices,
+    list_payments,
+    find_duplicate_charges,
+    request_refund,
+    list_refunds,
+    get_refund_policy,
+    get_current_plan,
+    compare_plans,
+    get_upgrade_offer,
+    change_plan,
+    create_ticket,
+]
 """Every tool once, e.g. for a shared ToolNode."""
+
+TOOL_CATALOGUE: dict[str, BaseTool] = {t.name: t for t in ALL_TOOLS}
+"""Tool name -> tool: the names a department lists in `graph/registry.py`."""
+
+
+def tools_for(node: str) -> list[BaseTool]:
+    """The domain tools of the department at `node`, in its declared order.
+
+    Raises:
+        KeyError: `node` is not a registered department, or it names an unknown tool.
+    """
+    department = DEPARTMENTS.by_node(node)
+    if department is None:
+        raise KeyError(f"No department at node {node!r}")
+    return [TOOL_CATALOGUE[name] for name in department.tools]

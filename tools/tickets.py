@@ -11,12 +11,20 @@ import sqlite3
 
 from pydantic import BaseModel, Field
 
+from graph.registry import DEPARTMENTS
 from tools.customers import require_customer
 from tools.database import transaction, utc_now
 from tools.events import record_event
 
-TICKET_KINDS = ("escalation", "refund_approval", "technical", "billing", "sales", "other")
-"""Valid ticket kinds."""
+
+def ticket_kinds() -> tuple[str, ...]:
+    """Valid ticket kinds: those of the registered departments (`graph/registry.py`), plus
+    `refund_approval` (the refund policy's manager approvals) and `other`."""
+    return tuple(dict.fromkeys((*DEPARTMENTS.ticket_kinds(), "refund_approval", "other")))
+
+
+TICKET_KINDS: tuple[str, ...] = ticket_kinds()
+"""Ticket kinds of the built-in departments (see `ticket_kinds` for the live set)."""
 
 TICKET_PRIORITIES = ("low", "medium", "high", "critical")
 """Valid ticket priorities (the triage priority labels)."""
@@ -115,7 +123,7 @@ def create_ticket(
         UnknownCustomerError: if the customer does not exist.
         ValueError: for an unknown kind, priority or sentiment, or an empty subject.
     """
-    kind = _check(kind, TICKET_KINDS, "kind")
+    kind = _check(kind, ticket_kinds(), "kind")
     priority = _check(priority, TICKET_PRIORITIES, "priority")
     sentiment = _check(sentiment, TICKET_SENTIMENTS, "sentiment")
     if not subject.strip():

@@ -24,6 +24,6 @@ PLAYBOOKS: dict[str, Playbook] = {
     "sales": sales,
     "faq": faq,
 }
-"""Agent name -> playbook."""
+"""Playbook name -> playbook; a department names its playbook in `graph/registry.py`."""
 
 __all__ = ["PLAYBOOKS", "Call", "Reply", "TurnView", "Playbook"]

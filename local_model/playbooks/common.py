@@ -9,7 +9,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from graph.state import AGENT_FOR_INTENT, INTENT_FOR_AGENT
+from graph.departments import OTHER
+from graph.registry import DEPARTMENTS
 
 
 @dataclass
@@ -128,9 +129,9 @@ def transfer_for(view: TurnView) -> list[Call] | None:
     if handoff.get("to_agent") == view.agent and handoff.get("turn") == view.turn_index:
         return None
     intent = triage.get("intent")
-    if intent in (None, "other", INTENT_FOR_AGENT.get(view.agent)):
+    if intent in (None, OTHER, DEPARTMENTS.intent_for(view.agent)):
         return None
-    target = AGENT_FOR_INTENT.get(str(intent))
+    target = DEPARTMENTS.node_for(str(intent))
     tool = f"transfer_to_{target}"
     if target is None or tool not in view.tools:
         return None
