@@ -19,7 +19,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from app.render import print_checkpoints, print_history, print_turn, short_time
-from app.scenarios import HUMAN_ACTIONS, INVALID_INPUTS, SCENARIOS
 from app.service import (
     NotWaitingError,
     SupportService,
@@ -29,6 +28,7 @@ from app.service import (
     UnknownThreadError,
 )
 from app.thread_locks import ThreadBusyError
+from evals.demo import HUMAN_ACTIONS, INVALID_INPUTS, SCENARIOS
 from graph.context import Context, default_data_dir
 from graph.models import ModelConfigError
 from graph.thread_index import parse_age, prune_threads

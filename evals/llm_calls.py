@@ -4,7 +4,7 @@ Usage::
 
     python -m evals.llm_calls [path/to/labelled.jsonl]   # default: ../shared/data/bitext/dev.jsonl
 
-1. Model calls per turn over the standard scenarios (`app.scenarios.SCENARIOS`), with
+1. Model calls per turn over the standard scenarios (`evals.demo.SCENARIOS`), with
    triage in `llm` mode (the model triages every turn, as the seed designs do) and in
    `hybrid` mode (the embedded classifier decides and asks the model only when unsure).
    The model is scripted: as triage it returns the right department for each message
@@ -32,7 +32,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.runtime import Runtime
 
-from app.scenarios import SCENARIOS
+from evals.demo import SCENARIOS
 from evals.routing import PUBLIC_DATA_DIR, LabelledMessage, load_labelled
 from evals.scripted_model import (
     TRIAGE_ROLE,

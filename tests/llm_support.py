@@ -126,7 +126,7 @@ def check_scenario_effects(
     title: str, desk: SupportService, results: list[TurnResult], *, exact_route: bool = True
 ) -> None:
     """Assert the route and database effects of one standard scenario (by `title` of
-    `app.scenarios.SCENARIOS`), whatever model produced them.
+    `evals.demo.SCENARIOS`), whatever model produced them.
 
     `exact_route=False` only requires the expected specialist to appear in the route (for
     real models, which may take a detour).

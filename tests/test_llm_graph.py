@@ -20,8 +20,8 @@ import openai
 import pytest
 from langchain_core.messages import AIMessage, ToolMessage
 
-from app.scenarios import SCENARIOS, Scenario
 from app.service import TurnResult
+from evals.demo import SCENARIOS, Scenario
 from evals.llm_calls import measure_calls
 from evals.scripted_model import (
     TRIAGE_ROLE,

@@ -21,8 +21,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
-from app.scenarios import SCENARIOS, Scenario
 from app.service import SupportService
+from evals.demo import SCENARIOS, Scenario
 from graph.builder import compile_graph
 from graph.context import Context
 from graph.models import load_chat_model
