@@ -2,7 +2,7 @@
 
 A plain two-node graph (`MessagesState`, the `add_messages` reducer) compiled with the
 stock `SqliteSaver` and LangGraph's default durability, no delta channels, compression or
-caching: the setup DESIGN.md ("Persistence") measured at ~30 ms per turn growing to
+caching: the setup docs/architecture.md ("Persistence") measured at ~30 ms per turn growing to
 ~47 ms by turn 200 and ~50 MB for a 200-turn thread. Running it beside the support graph
 on the same machine shows what the persistence levers buy there and then.
 """

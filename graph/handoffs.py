@@ -4,7 +4,7 @@ A handoff is a state update, not a keyword match on reply text: a `transfer_to_<
 tool call returns a `Command` that sets `intent` to the destination's intent and appends a
 `HandoffRecord`; the conditional edge after the tool node routes on that intent.
 
-Loop guard (DESIGN.md "Graph"): more than `Context.handoff_budget` transfers in one turn,
+Loop guard (docs/architecture.md "Graph"): more than `Context.handoff_budget` transfers in one turn,
 or a transfer straight back to the agent that just handed over (A -> B -> A), goes to the
 human escalation node instead, with the reason recorded in the handoff record.
 

@@ -1,6 +1,6 @@
 """Checkpointer for the support graph: one SQLite file for thread memory, resume by ID, replay.
 
-What keeps a long thread cheap (DESIGN.md, "Persistence"):
+What keeps a long thread cheap (docs/architecture.md, "Persistence"):
 
 - the `messages` channel is a `DeltaChannel` (`graph.state`): a checkpoint stores the
   messages its step added, and a full snapshot only every `MESSAGES_SNAPSHOT_FREQUENCY`
@@ -75,7 +75,7 @@ def connect_checkpoint_db(path: str | Path) -> sqlite3.Connection:
     """Open (creating folders as needed) a checkpoint database in WAL mode.
 
     `synchronous=NORMAL` in WAL mode keeps every commit durable against a process crash
-    while skipping the per-commit fsync (DESIGN.md, "Persistence"). A writer waits up to
+    while skipping the per-commit fsync (docs/architecture.md, "Persistence"). A writer waits up to
     5 s for another process's lock before raising `sqlite3.OperationalError`.
     """
     path = Path(path)

@@ -135,4 +135,4 @@ ESCALATION = Department(
 )
 
 DEPARTMENTS = DepartmentRegistry([TECHNICAL, BILLING, REFUNDS, SALES, FAQ, ESCALATION])
-"""The registry every part of the system reads (DESIGN.md "Departments")."""
+"""The registry every part of the system reads (docs/architecture.md "Departments")."""

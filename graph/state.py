@@ -143,7 +143,8 @@ class EscalationRecord(TypedDict):
 
 
 class ApprovalRequest(TypedDict):
-    """A refund the policy does not auto-approve, waiting for a manager (DESIGN.md policy)."""
+    """A refund the policy does not auto-approve, waiting for a manager (docs/architecture.md
+    "Refund policy")."""
 
     ticket_id: str
     """The `refund_approval` ticket recording the request."""

@@ -1,7 +1,7 @@
 """Entities triage reads from a customer message: amounts, invoice IDs, plans and dates.
 
 Plain regular expressions and word lists: no model and no network, so results are
-reproducible and take microseconds. Plan names are those of DESIGN.md ("Data and tools").
+reproducible and take microseconds. Plan names are those of docs/architecture.md ("Data and tools").
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ PLAN_NAMES: dict[str, str] = {
     "professional": "Professional",
     "enterprise": "Enterprise",
 }
-"""Spellings of Lumen plan names -> canonical plan name (DESIGN.md "Plans")."""
+"""Spellings of Lumen plan names -> canonical plan name (docs/architecture.md "Plans")."""
 
 _PLAN_WORD = r"(free|starter|professional|pro|enterprise)"
 _PLAN_NOUN = r"(?:\s+(?:plan|tier|account|version|edition|subscription|package))"

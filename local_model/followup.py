@@ -1,5 +1,5 @@
 """Follow-up detection: short replies such as "yes, go ahead" that stay with the active
-specialist instead of going through the classifier again (DESIGN.md "Departments").
+specialist instead of going through the classifier again (docs/architecture.md "Departments").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How upset and how urgent a customer message is: sentiment and priority.
 
-Regular expressions and word lists, no model. The priority rules follow DESIGN.md
+Regular expressions and word lists, no model. The priority rules follow docs/architecture.md
 ("Departments": critical priority, or an enterprise customer at high priority, goes to a
 human; "Data and tools": the $500 manager-approval line for refunds).
 """
@@ -90,7 +90,7 @@ _HIGH = re.compile(
 )
 HIGH_AMOUNT = 500.0
 """Money amounts above this many dollars make a request high priority (manager-approval line
-for refunds in DESIGN.md "Data and tools")."""
+for refunds in docs/architecture.md "Data and tools")."""
 
 
 def estimate_priority(

@@ -3,7 +3,7 @@
 - `human_agent` follows `escalation`: it waits for a support agent's reply, delivers it to
   the customer as the agent's message and resolves the ticket.
 - `manager_approval` follows a specialist turn that left a refund waiting for approval
-  (DESIGN.md refund policy: over $500 or older than 30 days): approve executes the refund
+  (docs/architecture.md refund policy: over $500 or older than 30 days): approve executes the refund
   exactly once, deny tells the customer why; both resolve the ticket.
 
 A paused thread resumes with `Command(resume=...)` carrying a `HumanReply` or a

@@ -81,7 +81,8 @@ def _classify(
 
 
 def _needs_human(decision: TriageDecision, profile: dict[str, Any]) -> str | None:
-    """DESIGN.md: critical priority, or an enterprise customer at high priority, goes to a human."""
+    """Critical priority, or an enterprise customer at high priority, goes to a human
+    (docs/architecture.md "Departments")."""
     enterprise = str(profile.get("tier", "")).lower() == "enterprise"
     if decision.priority == "critical" or (enterprise and decision.priority == "high"):
         return prompts.ROUTING_ESCALATION_REASON.format(

@@ -1,4 +1,5 @@
-"""Business policy in code: refunds (DESIGN.md refund rules) and plans/offers (caps, prices)."""
+"""Business policy in code: refunds (docs/architecture.md "Refund policy") and plans/offers
+(caps, prices)."""
 
 from __future__ import annotations
 

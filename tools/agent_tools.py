@@ -3,7 +3,7 @@
 Every tool resolves the signed-in customer from `runtime.context.customer_id`, the CRM file
 from `runtime.context.crm_path` and "today" from `runtime.context.today` (the real date
 when unset); none takes a customer ID argument, so a tool cannot touch another customer's
-records whatever the model writes (DESIGN.md "Data and tools").
+records whatever the model writes (docs/architecture.md "Data and tools").
 
 Every tool's result is recorded under an idempotency key (`tools.tool_requests`), and a call with
 a recorded key returns that result and writes nothing new. A turn that is run again after a

@@ -1,7 +1,7 @@
 """Invoices, payments and duplicate-charge detection for one customer at a time.
 
 Every query is scoped by customer ID: an invoice that belongs to another customer is
-simply not found (DESIGN.md "Data and tools": a tool cannot read another customer's
+simply not found (docs/architecture.md "Data and tools": a tool cannot read another customer's
 records).
 """
 

@@ -7,7 +7,7 @@ last one checkpoints the write-ahead log, which together cost more than a tool c
 queries.
 
 Schema changes are appended to `MIGRATIONS` (never edited in place, never "drop and
-recreate", DESIGN.md "Data and tools"); `PRAGMA user_version` records how many have run.
+recreate", docs/architecture.md "Data and tools"); `PRAGMA user_version` records how many have run.
 """
 
 from __future__ import annotations

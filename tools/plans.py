@@ -1,6 +1,6 @@
 """Lumen plans, plan comparison, upgrade offers and plan changes.
 
-Prices and offer caps come from DESIGN.md "Data and tools": Free $0, Starter $29,
+Prices and offer caps come from docs/architecture.md "Data and tools": Free $0, Starter $29,
 Professional $99, Enterprise $299 per month; an upgrade offer has at most a 30 % discount
 and at most a 30-day trial. Offers above the caps are clamped, never refused.
 """
@@ -18,10 +18,10 @@ from tools.database import transaction, utc_now
 from tools.events import record_event
 
 MAX_DISCOUNT_PCT = 30.0
-"""Largest discount an offer may carry, in percent (DESIGN.md "Upgrade offers")."""
+"""Largest discount an offer may carry, in percent (docs/architecture.md "Upgrade offers")."""
 
 MAX_TRIAL_DAYS = 30
-"""Longest trial an offer may carry, in days (DESIGN.md "Upgrade offers")."""
+"""Longest trial an offer may carry, in days (docs/architecture.md "Upgrade offers")."""
 
 
 class Plan(BaseModel):

@@ -1,4 +1,4 @@
-"""Refund policy and refund requests (DESIGN.md "Data and tools", refund policy).
+"""Refund policy and refund requests (docs/architecture.md "Data and tools", refund policy).
 
 The policy, enforced here rather than in prompts:
 
@@ -362,7 +362,7 @@ def decide_manager_approval(
     """Apply a manager's decision on a refund that needed approval, exactly once.
 
     Approval writes one refund row, still never more than the refundable remainder of a
-    paid invoice (DESIGN.md refund policy); denial writes no refund. Either way the
+    paid invoice (docs/architecture.md refund policy); denial writes no refund. Either way the
     `refund_approval` ticket is resolved with a note naming who decided and why.
     Idempotent per `idempotency_key`: a repeated key returns the first result.
 

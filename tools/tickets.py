@@ -1,6 +1,6 @@
 """Support tickets: escalations, refund approvals and technical follow-ups.
 
-Ticket creation is idempotent per key (DESIGN.md "Data and tools": side-effecting tools
+Ticket creation is idempotent per key (docs/architecture.md "Data and tools": side-effecting tools
 are idempotent per tool call), so a replayed conversation never opens a second ticket.
 """
 

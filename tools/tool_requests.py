@@ -5,7 +5,7 @@ call ID (which an LLM mints anew when a turn runs again): `request_key` builds t
 `effect_arguments` picks the arguments of a side-effecting call that say what it asks for.
 `record_result` stores a call's result under its key in the CRM's `idempotent_requests`
 table and `recorded_result` finds it again, so a resumed, re-sent or replayed call answers
-as the first one did and writes nothing new (DESIGN.md "Data and tools").
+as the first one did and writes nothing new (docs/architecture.md "Data and tools").
 """
 
 from __future__ import annotations
