@@ -16,7 +16,14 @@ PACKAGES = ("graph", "nodes", "tools", "local_model", "evals", "app")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "shared types",
-        ("graph.state", "graph.context", "graph.departments", "graph.registry", "graph.identity"),
+        (
+            "graph.state",
+            "graph.message_reducer",
+            "graph.context",
+            "graph.departments",
+            "graph.registry",
+            "graph.identity",
+        ),
     ),
     (
         "data, storage and the embedded model",

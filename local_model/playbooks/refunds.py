@@ -53,6 +53,85 @@ def _outcome_reply(result: dict[str, Any]) -> str:
     return f"I couldn't refund that charge: {result.get('explanation') or result.get('error')}"
 
 
+def _duplicate_step(view: TurnView) -> list[Call] | Reply:
+    """ "Charged twice": find the duplicate charge and request its refund."""
+    dupes = view.result("find_duplicate_charges")
+    if dupes is None:
+        return [Call("find_duplicate_charges")]
+    found = dupes.get("duplicates") or []
+    if not found:
+        return Reply(
+            "I checked your invoices and don't see a duplicate charge. Could you share "
+            "the amount and date from your statement?"
+        )
+    dup = found[0]
+    args = {"invoice_id": dup["invoice_id"], "amount": dup["amount"], "reason": "duplicate charge"}
+    return [Call("request_refund", args)]
+
+
+def _policy_step(view: TurnView) -> list[Call] | Reply:
+    """Policy questions: quote the refund policy and its rules."""
+    policy = view.result("get_refund_policy")
+    if policy is None:
+        return [Call("get_refund_policy")]
+    rules = "\n".join(f"- {r}" for r in policy.get("rules") or [])
+    return Reply(f"{policy.get('policy', 'Our refund policy:')}\n{rules}".strip())
+
+
+def _status_step(view: TurnView) -> list[Call] | Reply:
+    """Status questions: list the customer's refunds."""
+    listed = view.result("list_refunds")
+    if listed is None:
+        return [Call("list_refunds")]
+    items = listed.get("refunds") or []
+    if not items:
+        return Reply("I don't see any refunds on your account yet.")
+    lines = [
+        f"- {r.get('id')}: {money(r.get('amount'))} for invoice {r.get('invoice_id')}, "
+        f"{r.get('status')} (requested {r.get('created_at', '')[:10]})"
+        for r in items[:5]
+    ]
+    return Reply(
+        "Here are your refunds:\n"
+        + "\n".join(lines)
+        + "\nApproved refunds take 5-10 business days to arrive."
+    )
+
+
+def _named_charge_step(view: TurnView) -> list[Call] | Reply:
+    """An amount or invoice ID: find that invoice and request the refund."""
+    entities = view.entities
+    found = view.result("find_invoices")
+    if found is None:
+        args = {k: entities[k] for k in ("amount", "invoice_id", "date") if entities.get(k)}
+        return [Call("find_invoices", args)]
+    invoices = found.get("invoices") or []
+    if not invoices:
+        return Reply(
+            "I couldn't find that charge on your account. Could you check the "
+            "amount or share the invoice ID?"
+        )
+    invoice = invoices[0]
+    amount = entities.get("amount") or invoice.get("amount")
+    reason = view.triage.get("summary") or view.text[:200]
+    return [
+        Call("request_refund", {"invoice_id": invoice["id"], "amount": amount, "reason": reason})
+    ]
+
+
+def _which_charge_step(view: TurnView) -> list[Call] | Reply:
+    """Nothing named: list recent invoices and ask which charge."""
+    recent = view.result("list_invoices")
+    if recent is None:
+        return [Call("list_invoices", {"limit": 3})]
+    lines = [
+        f"- {i.get('id')}: {money(i.get('amount'))} on {i.get('issued_on')} "
+        f"({i.get('description')})"
+        for i in recent.get("invoices") or []
+    ]
+    return Reply("Which charge would you like refunded? Your recent invoices:\n" + "\n".join(lines))
+
+
 def refunds(view: TurnView) -> list[Call] | Reply:
     """Refunds: find the charge, request the refund, report the policy outcome.
 
@@ -64,78 +143,17 @@ def refunds(view: TurnView) -> list[Call] | Reply:
     transfer = transfer_for(view)
     if transfer:
         return transfer
-    text = view.lowered()
-    entities = view.entities
     requested = view.result("request_refund")
     if requested is not None:
         return Reply(_outcome_reply(requested))
-    reason = view.triage.get("summary") or view.text[:200]
+    text = view.lowered()
+    entities = view.entities
     if any_phrase(text, DUPLICATE_PHRASES):
-        dupes = view.result("find_duplicate_charges")
-        if dupes is None:
-            return [Call("find_duplicate_charges")]
-        found = dupes.get("duplicates") or []
-        if not found:
-            return Reply(
-                "I checked your invoices and don't see a duplicate charge. Could you share "
-                "the amount and date from your statement?"
-            )
-        dup = found[0]
-        return [
-            Call(
-                "request_refund",
-                {
-                    "invoice_id": dup["invoice_id"],
-                    "amount": dup["amount"],
-                    "reason": "duplicate charge",
-                },
-            )
-        ]
+        return _duplicate_step(view)
     if any_phrase(text, POLICY_PHRASES):
-        policy = view.result("get_refund_policy")
-        if policy is None:
-            return [Call("get_refund_policy")]
-        rules = "\n".join(f"- {r}" for r in policy.get("rules") or [])
-        return Reply(f"{policy.get('policy', 'Our refund policy:')}\n{rules}".strip())
+        return _policy_step(view)
     if any_phrase(text, STATUS_PHRASES) and not entities.get("invoice_id"):
-        listed = view.result("list_refunds")
-        if listed is None:
-            return [Call("list_refunds")]
-        items = listed.get("refunds") or []
-        if not items:
-            return Reply("I don't see any refunds on your account yet.")
-        lines = [
-            f"- {r.get('id')}: {money(r.get('amount'))} for invoice {r.get('invoice_id')}, "
-            f"{r.get('status')} (requested {r.get('created_at', '')[:10]})"
-            for r in items[:5]
-        ]
-        return Reply(
-            "Here are your refunds:\n"
-            + "\n".join(lines)
-            + "\nApproved refunds take 5-10 business days to arrive."
-        )
+        return _status_step(view)
     if entities.get("amount") or entities.get("invoice_id"):
-        found_inv = view.result("find_invoices")
-        if found_inv is None:
-            args = {k: entities[k] for k in ("amount", "invoice_id", "date") if entities.get(k)}
-            return [Call("find_invoices", args)]
-        invoices = found_inv.get("invoices") or []
-        if not invoices:
-            return Reply(
-                "I couldn't find that charge on your account. Could you check the "
-                "amount or share the invoice ID?"
-            )
-        inv = invoices[0]
-        amount = entities.get("amount") or inv.get("amount")
-        return [
-            Call("request_refund", {"invoice_id": inv["id"], "amount": amount, "reason": reason})
-        ]
-    recent = view.result("list_invoices")
-    if recent is None:
-        return [Call("list_invoices", {"limit": 3})]
-    lines = [
-        f"- {i.get('id')}: {money(i.get('amount'))} on {i.get('issued_on')} "
-        f"({i.get('description')})"
-        for i in recent.get("invoices") or []
-    ]
-    return Reply("Which charge would you like refunded? Your recent invoices:\n" + "\n".join(lines))
+        return _named_charge_step(view)
+    return _which_charge_step(view)
