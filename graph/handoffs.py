@@ -15,6 +15,7 @@ in one tool step would otherwise both write `intent`).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, ToolMessage
@@ -132,7 +133,8 @@ def transfer_update(
 
 
 def make_handoff_tool(target: str) -> BaseTool:
-    """Create the `transfer_to_<target>` tool.
+    """Create the `transfer_to_<target>` tool (one per destination and description; the
+    tool keeps no state, so every specialist that may transfer there shares it).
 
     Args:
         target: destination node name (a department's `node` in `graph/registry.py`).
@@ -147,6 +149,12 @@ def make_handoff_tool(target: str) -> BaseTool:
     department = DEPARTMENTS.by_node(target)
     if department is None:
         raise KeyError(f"Unknown handoff destination {target!r}")
+    return _handoff_tool(target, department.description)
+
+
+@lru_cache(maxsize=64)
+def _handoff_tool(target: str, description: str) -> BaseTool:
+    """Build the transfer tool (building its argument schema costs ~10-40 ms)."""
     name = f"transfer_to_{target}"
 
     def transfer(
@@ -164,8 +172,8 @@ def make_handoff_tool(target: str) -> BaseTool:
         )
         return Command(update=update)
 
-    description = (
-        f"Transfer the conversation to the {target} team ({department.description}). "
+    text = (
+        f"Transfer the conversation to the {target} team ({description}). "
         "Use when the customer's request belongs there."
     )
-    return tool(name, description=description)(transfer)
+    return tool(name, description=text)(transfer)
