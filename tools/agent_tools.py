@@ -39,7 +39,7 @@ from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 
-from graph.context import Context
+from graph.context import Context, thread_id_of
 from graph.registry import DEPARTMENTS
 from graph.state import ApprovalRequest
 from tools import billing, plans, refunds, tickets
@@ -70,15 +70,6 @@ def _setting(context: Any, name: str) -> Any:
     return getattr(context, name, None)
 
 
-def _thread_id(runtime: ToolRuntime[Context]) -> str | None:
-    thread = _setting(runtime.context, "thread_id")
-    if thread:
-        return str(thread)
-    configurable = (runtime.config or {}).get("configurable") or {}
-    value = configurable.get("thread_id")
-    return None if value is None else str(value)
-
-
 def _requested_call(runtime: ToolRuntime[Context]) -> tuple[str, dict[str, Any]] | None:
     """(tool name, arguments) of this call, from the assistant message that made it."""
     for message in reversed(_state_value(runtime.state, "messages") or []):
@@ -104,7 +95,7 @@ def _run(
         customer_id = str(_setting(runtime.context, "customer_id") or "")
         today_text = _setting(runtime.context, "today")
         today = date.fromisoformat(today_text) if today_text else date.today()
-        thread_id = _thread_id(runtime)
+        thread_id = thread_id_of(runtime.context, runtime.config)
         call_id = runtime.tool_call_id or f"adhoc-{uuid.uuid4().hex}"
         key = f"{customer_id}:{thread_id or '-'}:{call_id}"
         turn = _state_value(runtime.state, "turn")
