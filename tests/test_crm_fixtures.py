@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 from tools.database import CRM_FIXTURE
-from tools.fixtures.generate import build, render
+from tools.fixtures.generate import build, main, render
 
 DATA = build()
 INVOICES = DATA["invoices"]
@@ -26,6 +27,16 @@ def test_generator_is_deterministic_and_committed_file_is_current() -> None:
     assert render(build()) == render(DATA)
     assert CRM_FIXTURE.read_text(encoding="utf-8") == render(DATA)
     assert json.loads(CRM_FIXTURE.read_text(encoding="utf-8")) == DATA
+
+
+def test_cli_writes_the_file_and_check_flags_a_stale_copy(tmp_path: Path) -> None:
+    output = tmp_path / "crm.json"
+    assert main(["--check", "--output", str(output)]) == 1
+    assert main(["--output", str(output)]) == 0
+    assert output.read_text(encoding="utf-8") == CRM_FIXTURE.read_text(encoding="utf-8")
+    assert main(["--check", "--output", str(output)]) == 0
+    output.write_text(output.read_text(encoding="utf-8").replace("C060", "C061"), "utf-8")
+    assert main(["--check", "--output", str(output)]) == 1
 
 
 def test_sizes_and_ids() -> None:
