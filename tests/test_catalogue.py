@@ -137,3 +137,13 @@ def test_a_broken_catalogue_file_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match="not a catalogue file"):
         load_catalogue(bad)
+
+
+def test_annual_prices_and_discounts_in_the_kb_match_the_catalogue(book: Catalogue) -> None:
+    annual = article_body("KB-046")
+    for plan in book.plans[1:]:
+        yearly = plan.monthly_price * book.annual_billing.months_charged
+        assert f"{plan.name} ${yearly:,.0f} per year" in annual
+    discounts = article_body("KB-047")
+    assert f"{book.discounts.education_pct:g} % off Starter and Professional" in discounts
+    assert f"get {book.discounts.nonprofit_pct:g} % off" in discounts

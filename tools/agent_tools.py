@@ -45,7 +45,7 @@ from tools import billing, plans, refunds, tickets
 from tools.customers import Customer, require_customer
 from tools.database import pooled_connection
 from tools.knowledge_base import search_articles
-from tools.service_status import get_status
+from tools.service_status import components_affecting, get_status
 from tools.tool_requests import effect_arguments, record_result, recorded_result, request_key
 
 _AGENT_TICKET_KIND = {"technical": "technical", "billing": "billing", "sales": "sales"}
@@ -164,15 +164,18 @@ def _invoice_dict(invoice: billing.Invoice) -> dict[str, Any]:
 
 
 @tool
-def get_service_status(runtime: ToolRuntime[Context]) -> dict:
+def get_service_status(runtime: ToolRuntime[Context], problem: str = "") -> dict:
     """Get the live status of Lumen components (Event API, dashboards, exports, webhooks,
-    sign-in/SSO, billing portal). `degraded` lists components not fully operational."""
+    sign-in/SSO, billing portal). `degraded` lists components not fully operational;
+    `relevant` lists those of them that the customer's `problem` (their words) points at,
+    which are the only incidents worth mentioning to them."""
 
     def action(call: _Call) -> dict[str, Any]:
         components = get_status(call.conn)
         return {
             "components": [c.model_dump() for c in components],
             "degraded": [c.name for c in components if not c.healthy],
+            "relevant": [c.model_dump() for c in components_affecting(problem, components)],
         }
 
     return _run(runtime, action)
@@ -180,8 +183,10 @@ def get_service_status(runtime: ToolRuntime[Context]) -> dict:
 
 @tool
 def search_knowledge_base(query: str, runtime: ToolRuntime[Context], limit: int = 3) -> dict:
-    """Search the help-center articles with the customer's words; returns the best matches
-    with a summary and numbered steps. `limit` is the most articles returned (1-5)."""
+    """Search the help-center articles with the customer's words; returns the articles that
+    answer it (best first, each with a summary and numbered steps),
+    or an empty list when no article is relevant: then say so and offer a ticket rather
+    than an unrelated article. `limit` is the most articles returned (1-5)."""
 
     def action(call: _Call) -> dict[str, Any]:
         found = search_articles(call.conn, query, limit=min(max(limit, 1), 5))
