@@ -115,6 +115,7 @@ def test_tools_by_agent() -> None:
             "compare_plans",
             "get_upgrade_offer",
             "change_plan",
+            "get_plan_catalogue",
         ],
         "faq": ["search_knowledge_base"],
     }

@@ -42,6 +42,7 @@ from langgraph.types import Command
 from graph.context import Context
 from graph.state import ApprovalRequest
 from tools import billing, plans, refunds, tickets
+from tools.catalogue import catalogue, plan_facts
 from tools.customers import Customer, require_customer
 from tools.database import pooled_connection
 from tools.knowledge_base import search_articles
@@ -405,13 +406,34 @@ def get_current_plan(runtime: ToolRuntime[Context]) -> dict:
 
 
 @tool
-def compare_plans(target_plan: str, runtime: ToolRuntime[Context]) -> dict:
-    """Compare the customer's current plan with `target_plan` (Free, Starter, Professional
-    or Enterprise): prices, monthly difference in dollars, direction and features gained."""
+def compare_plans(
+    target_plan: str, runtime: ToolRuntime[Context], from_plan: str | None = None
+) -> dict:
+    """Compare two plans (Free, Starter, Professional or Enterprise): prices, monthly
+    difference in dollars (target minus from), direction, features gained and lost, and
+    limit changes. `from_plan` defaults to the customer's current plan (`customer_plan`);
+    pass it to compare any two plans in either direction."""
 
     def action(call: _Call) -> dict[str, Any]:
-        comparison = plans.compare_plans(call.customer.plan, target_plan)
-        return comparison.model_dump()
+        comparison = plans.compare_plans(from_plan or call.customer.plan, target_plan)
+        return {**comparison.model_dump(), "customer_plan": call.customer.plan}
+
+    return _run(runtime, action)
+
+
+@tool
+def get_plan_catalogue(
+    runtime: ToolRuntime[Context], team_size: int | None = None, needs: str = ""
+) -> dict:
+    """Get the product catalogue: every plan's price, seats (included, extra-seat price,
+    cap), events, data retention and features; add-ons; annual billing, trial,
+    cancellation and discount terms. `team_size` adds the cheapest plan for that many
+    seats (`for_team`); `needs` (the customer's words) adds the cheapest plan with every
+    feature they name (`for_features`). Read-only."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        facts = plan_facts(catalogue(), team_size, needs)
+        return {**facts, "customer_plan": call.customer.plan}
 
     return _run(runtime, action)
 
@@ -518,6 +540,7 @@ TOOLS_BY_AGENT: dict[str, list[BaseTool]] = {
         compare_plans,
         get_upgrade_offer,
         change_plan,
+        get_plan_catalogue,
     ],
     "faq": [search_knowledge_base],
 }

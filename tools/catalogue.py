@@ -148,6 +148,39 @@ class Catalogue(BaseModel):
         order = self.plan_names()
         return order[max((order.index(f.plan) for f in features), default=0)]
 
+    def seat_cost(self, name: str, seats: int) -> float | None:
+        """Monthly dollars for `seats` seats on plan `name`: the plan price plus extra seats
+        beyond those included; None when the plan cannot hold that many seats.
+
+        Raises:
+            KeyError: for an unknown plan.
+            ValueError: for fewer than 1 seat.
+        """
+        if seats < 1:
+            raise ValueError("A team has at least 1 seat")
+        plan = self.plan(name)
+        if plan.seats_included is None or seats <= plan.seats_included:
+            return plan.monthly_price
+        if plan.max_seats is not None and seats > plan.max_seats:
+            return None
+        if plan.extra_seat_price is None:
+            return None
+        return round(plan.monthly_price + (seats - plan.seats_included) * plan.extra_seat_price, 2)
+
+    def cheapest_plan_for_team(self, seats: int) -> tuple[str, float]:
+        """(plan name, monthly dollars) of the cheapest plan that holds `seats` seats.
+
+        Raises:
+            ValueError: for fewer than 1 seat.
+        """
+        options = [
+            (cost, rank, name)
+            for rank, name in enumerate(self.plan_names())
+            if (cost := self.seat_cost(name, seats)) is not None
+        ]
+        cost, _, name = min(options)
+        return name, cost
+
 
 def load_catalogue(path: str | Path = CATALOGUE_PATH) -> Catalogue:
     """Read and validate a catalogue file.
@@ -174,3 +207,45 @@ def load_catalogue(path: str | Path = CATALOGUE_PATH) -> Catalogue:
 def catalogue() -> Catalogue:
     """The shipped catalogue, read once per process."""
     return load_catalogue()
+
+
+def plan_facts(book: Catalogue, team_size: int | None = None, needs: str = "") -> dict:
+    """The catalogue as a sales answer needs it, with optional look-ups for one question.
+
+    Args:
+        book: the catalogue.
+        team_size: seats the customer needs; adds `for_team` = {seats, plan, monthly_cost,
+            cost_by_plan} (dollars per month; None for a plan that cannot hold the team).
+        needs: the customer's words about features; adds `for_features` = {features,
+            plan} with the cheapest plan that has every feature named (empty when none is).
+
+    Returns:
+        JSON-ready dict: `plans` (price, seats, extra seats, events, retention, features),
+        `addons`, `annual_billing`, `trial`, `cancellation`, `discounts`.
+
+    Raises:
+        ValueError: for a team size below 1.
+    """
+    facts: dict = {
+        "plans": [{**p.model_dump(), "features": book.features_of(p.name)} for p in book.plans],
+        "addons": [a.model_dump() for a in book.addons],
+        "annual_billing": book.annual_billing.model_dump(),
+        "trial": book.trial.model_dump(),
+        "cancellation": book.cancellation.model_dump(),
+        "discounts": book.discounts.model_dump(),
+    }
+    if team_size is not None:
+        plan, cost = book.cheapest_plan_for_team(team_size)
+        facts["for_team"] = {
+            "seats": team_size,
+            "plan": plan,
+            "monthly_cost": cost,
+            "cost_by_plan": {n: book.seat_cost(n, team_size) for n in book.plan_names()},
+        }
+    if needs.strip():
+        asked = book.features_matching(needs)
+        facts["for_features"] = {
+            "features": [f.model_dump(exclude={"keywords"}) for f in asked],
+            "plan": book.cheapest_plan_with(asked) if asked else None,
+        }
+    return facts
