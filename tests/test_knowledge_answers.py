@@ -77,6 +77,18 @@ def test_webhooks_thread_takes_the_next_step_then_escalates_with_the_attempts(
     assert third.handoffs[-1]["reason"].startswith("2 suggested fixes did not help")
 
 
+def test_a_new_problem_in_the_same_thread_is_answered_not_escalated(
+    service: SupportService,
+) -> None:
+    service.send(WEBHOOKS, thread_id="t-two", customer_id="C001")
+    second = service.send(
+        "Also, my events still don't show up in dashboards", thread_id="t-two", customer_id="C001"
+    )
+    assert second.agent == "technical" and "(KB-043)" in second.reply
+    assert "Event API is degraded" in second.reply
+    assert crm_rows(service, "SELECT * FROM tickets WHERE thread_id = 't-two'") == []
+
+
 def _faq_view(history: list[Any], results: list[tuple[str, dict]], decided_by: str) -> TurnView:
     notes = {"triage": {"intent": "faq", "decided_by": decided_by}}
     tools = {"search_knowledge_base", "transfer_to_escalation", "transfer_to_sales"}

@@ -96,7 +96,8 @@ COMPONENT_SIGNS: dict[str, re.Pattern[str]] = {
     "Event API": re.compile(
         r"\b(5\d\d|5xx|server errors?|internal server|bad gateway|service unavailable|"
         r"event api|ingest\w*|tracking (?:calls?|requests?)|timeouts?|timing out|"
-        r"events? (?:are |is )?(?:missing|not (?:showing|arriving|appearing|coming)))\b"
+        r"events? (?:are |is )?(?:missing|not (?:showing|arriving|appearing|coming))|"
+        r"events? (?:still )?(?:don'?t|do not|aren'?t|are not) (?:show|arriv|appear|com)\w*)\b"
     ),
     "Dashboards": re.compile(
         r"\b(?:dashboards?|charts?|funnels?|cohorts?)\b.*\b(?:load\w*|slow|blank|broken|"

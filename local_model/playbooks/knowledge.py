@@ -71,15 +71,22 @@ def _next_article(view: TurnView, attempts: Attempts) -> dict[str, Any] | None:
     )
 
 
+def _still_the_same_problem(
+    view: TurnView, attempts: Attempts, articles: list[dict[str, Any]]
+) -> bool:
+    """True when the customer says the last suggestion did not help and the message does
+    not bring a new problem of its own (its best article, if any, was already given)."""
+    if not did_not_help(view, attempts):
+        return False
+    return not articles or articles[0].get("id") in attempts.articles
+
+
 def _follow_up(view: TurnView, attempts: Attempts) -> list[Call] | Reply:
     """The customer says the last suggestion did not help: take the next step."""
     if attempts.replies >= MAX_FAILED_ATTEMPTS:
         escalation = _escalate(view, attempts)
         if escalation:
             return escalation
-    if view.result("search_knowledge_base") is None:
-        query = f"{attempts.first_request} {view.text}"
-        return [Call("search_knowledge_base", {"query": query, "limit": 5})]
     ticket = view.result("create_ticket")
     if ticket is None and attempts.promised_ticket and "create_ticket" in view.tools:
         subject = view.triage.get("summary") or attempts.first_request[:160]
@@ -128,9 +135,6 @@ def technical(view: TurnView) -> list[Call] | Reply:
     transfer = transfer_for(view) or _to_sales(view)
     if transfer:
         return transfer
-    attempts = earlier_attempts(view)
-    if did_not_help(view, attempts):
-        return _follow_up(view, attempts)
     status = view.result("get_service_status")
     found = view.result("search_knowledge_base")
     if status is None or found is None:
@@ -138,8 +142,11 @@ def technical(view: TurnView) -> list[Call] | Reply:
             Call("get_service_status", {"problem": view.text}),
             Call("search_knowledge_base", {"query": view.text, "limit": 3}),
         ]
-    parts = _status_lines(status)
+    attempts = earlier_attempts(view)
     articles = found.get("articles") or []
+    if _still_the_same_problem(view, attempts, articles):
+        return _follow_up(view, attempts)
+    parts = _status_lines(status)
     if articles:
         parts.append(_article_answer(articles[0], "Here is what to do, from our article"))
         parts.append(f"If this doesn't fix it, {TICKET_PROMISE} with engineering.")
@@ -179,12 +186,12 @@ def faq(view: TurnView) -> list[Call] | Reply:
     )
     if accepted_ticket and not view.results_in_order:
         return _escalate(view, attempts) or Reply(NO_ARTICLE_REPLY)
-    if did_not_help(view, attempts):
-        return _follow_up(view, attempts)
     found = view.result("search_knowledge_base")
     if found is None:
         return [Call("search_knowledge_base", {"query": view.text, "limit": 3})]
     articles = found.get("articles") or []
+    if _still_the_same_problem(view, attempts, articles):
+        return _follow_up(view, attempts)
     if not articles:
         return Reply(NO_ARTICLE_REPLY)
     answer = _article_answer(articles[0], "Good question! From our help article")
