@@ -99,6 +99,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "refund": ("refunds",),
     "teammate": ("invite",),
     "several": ("multiple",),
+    "hacked": ("compromised", "security", "incident"),
+    "leaked": ("compromised", "security"),
+    "stolen": ("compromised", "security"),
+    "snippet": ("sdk", "install"),
     "difference": ("comparison", "compare"),
     "compare": ("comparison",),
     "users": ("seats",),
@@ -122,6 +126,7 @@ PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, extra in (
         (r"\bkeep (?:my|our|the|your)? ?data\b|\bhow long\b.*\bdata\b", "retention"),
         (r"\bmoney back\b", "refund"),
+        (r"\b(?:read|view)[- ]only\b", "viewer role"),
         (r"\b(?:new|lost|broken|stolen) (?:phone|device)\b", "lost device recovery"),
         (r"\bcheaper plan\b|\blower plan\b", "downgrade"),
         (r"\btoo many requests\b", "429 rate limit"),
