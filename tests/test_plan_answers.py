@@ -128,3 +128,15 @@ def test_downgrade_quotes_savings_and_losses_then_waits_for_a_yes(
     rows = plan_changes(service, "C001")
     assert [(r["from_plan"], r["to_plan"]) for r in rows] == [("Professional", "Starter")]
     assert "at renewal" in done.reply
+
+
+def test_a_yes_answers_only_the_latest_question_never_an_older_offer(
+    service: SupportService,
+) -> None:
+    offer = service.send(
+        "I'd like to upgrade to Professional", thread_id="t-old", customer_id="C002"
+    )
+    assert "Shall I make the change" in offer.reply
+    service.send("What happens if I cancel my annual plan?", thread_id="t-old", customer_id="C002")
+    service.send("yes", thread_id="t-old", customer_id="C002")
+    assert plan_changes(service, "C002") == []

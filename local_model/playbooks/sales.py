@@ -70,15 +70,17 @@ def _neighbour(plan: str, step: int) -> str | None:
 
 
 def _proposal(view: TurnView) -> tuple[str, str] | None:
-    """The latest open proposal in the thread: ("change" | "offer", target plan) or None.
+    """The proposal made in the previous turn: ("change" | "offer", target plan) or None.
 
     A capped offer or a downgrade quoted for the customer's own plan proposes a change;
-    an upgrade comparison for the customer's own plan proposes an offer. A plan change
-    made afterwards closes the proposal.
+    an upgrade comparison for the customer's own plan proposes an offer. Only the turn
+    right before the customer's answer counts, so a "yes" never revives an older offer.
     """
-    results = {m.tool_call_id: parse_result(m) for m in view.history if isinstance(m, ToolMessage)}
+    humans = [i for i, m in enumerate(view.history) if m.type == "human"]
+    previous_turn = view.history[humans[-2] + 1 : humans[-1]] if len(humans) >= 2 else []
+    results = {m.tool_call_id: parse_result(m) for m in previous_turn if isinstance(m, ToolMessage)}
     proposal: tuple[str, str] | None = None
-    for message in view.history:
+    for message in previous_turn:
         if not isinstance(message, AIMessage):
             continue
         for call in message.tool_calls:
