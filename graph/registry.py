@@ -95,6 +95,7 @@ SALES = Department(
         "compare_plans",
         "get_upgrade_offer",
         "change_plan",
+        "get_plan_catalogue",
     ),
     ticket_kind="sales",
     playbook="sales",

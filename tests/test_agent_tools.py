@@ -116,6 +116,7 @@ def test_tools_by_agent() -> None:
             "compare_plans",
             "get_upgrade_offer",
             "change_plan",
+            "get_plan_catalogue",
         ],
         "faq": ["search_knowledge_base"],
     }
@@ -374,7 +375,7 @@ def test_knowledge_base_tool(crm: str) -> None:
     assert "CSV" in top["title"] and top["steps"] and top["summary"]
     assert set(top) == {"id", "title", "department", "summary", "steps"}
     assert (
-        len(call(crm, "search_knowledge_base", {"query": "api errors", "limit": 1})["articles"])
+        len(call(crm, "search_knowledge_base", {"query": "api 500 errors", "limit": 1})["articles"])
         == 1
     )
 

@@ -296,7 +296,7 @@ def test_compare_plans() -> None:
     assert "SSO with SAML and Okta" in up.features_gained and up.features_lost == []
     down = compare_plans("Professional", "Starter")
     assert (down.direction, down.monthly_difference) == ("downgrade", -70.0)
-    assert "Cohorts" in down.features_lost
+    assert "Webhooks" in down.features_lost  # Starter has cohorts (KB-036)
     assert compare_plans("pro", "Professional").direction == "same"
 
 

@@ -43,10 +43,11 @@ from graph.context import Context, thread_id_of
 from graph.registry import DEPARTMENTS
 from graph.state import ApprovalRequest
 from tools import billing, plans, refunds, tickets
+from tools.catalogue import catalogue, plan_facts
 from tools.customers import Customer, require_customer
 from tools.database import pooled_connection
 from tools.knowledge_base import search_articles
-from tools.service_status import get_status
+from tools.service_status import components_affecting, get_status
 from tools.tool_requests import effect_arguments, record_result, recorded_result, request_key
 
 
@@ -154,15 +155,18 @@ def _invoice_dict(invoice: billing.Invoice) -> dict[str, Any]:
 
 
 @tool
-def get_service_status(runtime: ToolRuntime[Context]) -> dict:
+def get_service_status(runtime: ToolRuntime[Context], problem: str = "") -> dict:
     """Get the live status of Lumen components (Event API, dashboards, exports, webhooks,
-    sign-in/SSO, billing portal). `degraded` lists components not fully operational."""
+    sign-in/SSO, billing portal). `degraded` lists components not fully operational;
+    `relevant` lists those of them that the customer's `problem` (their words) points at,
+    which are the only incidents worth mentioning to them."""
 
     def action(call: _Call) -> dict[str, Any]:
         components = get_status(call.conn)
         return {
             "components": [c.model_dump() for c in components],
             "degraded": [c.name for c in components if not c.healthy],
+            "relevant": [c.model_dump() for c in components_affecting(problem, components)],
         }
 
     return _run(runtime, action)
@@ -170,8 +174,10 @@ def get_service_status(runtime: ToolRuntime[Context]) -> dict:
 
 @tool
 def search_knowledge_base(query: str, runtime: ToolRuntime[Context], limit: int = 3) -> dict:
-    """Search the help-center articles with the customer's words; returns the best matches
-    with a summary and numbered steps. `limit` is the most articles returned (1-5)."""
+    """Search the help-center articles with the customer's words; returns the articles that
+    answer it (best first, each with a summary and numbered steps),
+    or an empty list when no article is relevant: then say so and offer a ticket rather
+    than an unrelated article. `limit` is the most articles returned (1-5)."""
 
     def action(call: _Call) -> dict[str, Any]:
         found = search_articles(call.conn, query, limit=min(max(limit, 1), 5))
@@ -390,13 +396,34 @@ def get_current_plan(runtime: ToolRuntime[Context]) -> dict:
 
 
 @tool
-def compare_plans(target_plan: str, runtime: ToolRuntime[Context]) -> dict:
-    """Compare the customer's current plan with `target_plan` (Free, Starter, Professional
-    or Enterprise): prices, monthly difference in dollars, direction and features gained."""
+def compare_plans(
+    target_plan: str, runtime: ToolRuntime[Context], from_plan: str | None = None
+) -> dict:
+    """Compare two plans (Free, Starter, Professional or Enterprise): prices, monthly
+    difference in dollars (target minus from), direction, features gained and lost, and
+    limit changes. `from_plan` defaults to the customer's current plan (`customer_plan`);
+    pass it to compare any two plans in either direction."""
 
     def action(call: _Call) -> dict[str, Any]:
-        comparison = plans.compare_plans(call.customer.plan, target_plan)
-        return comparison.model_dump()
+        comparison = plans.compare_plans(from_plan or call.customer.plan, target_plan)
+        return {**comparison.model_dump(), "customer_plan": call.customer.plan}
+
+    return _run(runtime, action)
+
+
+@tool
+def get_plan_catalogue(
+    runtime: ToolRuntime[Context], team_size: int | None = None, needs: str = ""
+) -> dict:
+    """Get the product catalogue: every plan's price, seats (included, extra-seat price,
+    cap), events, data retention and features; add-ons; annual billing, trial,
+    cancellation and discount terms. `team_size` adds the cheapest plan for that many
+    seats (`for_team`); `needs` (the customer's words) adds the cheapest plan with every
+    feature they name (`for_features`). Read-only."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        facts = plan_facts(catalogue(), team_size, needs)
+        return {**facts, "customer_plan": call.customer.plan}
 
     return _run(runtime, action)
 
@@ -502,6 +529,7 @@ ALL_TOOLS: list[BaseTool] = [
     get_upgrade_offer,
     change_plan,
     create_ticket,
+    get_plan_catalogue,
 ]
 """Every tool once, e.g. for a shared ToolNode."""
 

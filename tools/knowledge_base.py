@@ -13,9 +13,9 @@ Article files are Markdown with a front-matter header between `---` lines::
     1. First step.
     2. Second step.
 
-Search turns free text into an FTS5 query of quoted terms joined by OR (stop words
-dropped), so punctuation in customer messages cannot break the query syntax, and ranks
-with BM25 (title and tags weigh more than the body).
+Search ranks articles with scikit-learn TF-IDF (`tools.kb_ranking`) and returns only those
+above a relevance threshold. The FTS5 table is still filled for operators' ad-hoc queries;
+`build_match_query` turns free text into a safe FTS5 expression of quoted terms.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import sqlite3
 from pathlib import Path
 
 from pydantic import BaseModel, Field
+
+from tools.kb_ranking import RELEVANCE_THRESHOLD, RankedIndex
 
 _STEP = re.compile(r"^\s*(\d+)[.)]\s+(.*\S)\s*$")
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
@@ -219,35 +221,56 @@ def _article(row: sqlite3.Row, score: float = 0.0) -> Article:
     )
 
 
+_INDEX_CACHE: dict[int, RankedIndex] = {}
+"""Ranking indexes by knowledge-base fingerprint (articles change only on reload)."""
+
+
+def _index_for(articles: list[Article]) -> RankedIndex:
+    fingerprint = hash(tuple((a.id, a.title, tuple(a.tags), a.body) for a in articles))
+    index = _INDEX_CACHE.get(fingerprint)
+    if index is None:
+        if len(_INDEX_CACHE) > 8:
+            _INDEX_CACHE.clear()
+        index = _INDEX_CACHE[fingerprint] = RankedIndex.build(articles)
+    return index
+
+
 def search_articles(
-    conn: sqlite3.Connection, query: str, limit: int = 3, department: str | None = None
+    conn: sqlite3.Connection,
+    query: str,
+    limit: int = 3,
+    department: str | None = None,
+    min_score: float = RELEVANCE_THRESHOLD,
 ) -> list[Article]:
-    """Return up to `limit` articles best matching free-text `query`, best first.
+    """Return up to `limit` articles that answer free-text `query`, best first.
+
+    Ranking is TF-IDF over words and character n-grams (`tools.kb_ranking`); an article
+    scoring below `min_score` is left out, so a question the knowledge base does not cover
+    gets an empty list rather than an unrelated article.
 
     Args:
         query: customer wording; any punctuation is fine.
         limit: most articles returned (at least 1).
         department: keep only articles of this department.
+        min_score: lowest relevance (0..1) returned; `RELEVANCE_THRESHOLD` by default.
 
     Returns:
-        Articles with `score` = negated BM25 (higher is better); empty when nothing matches
-        or the query has only stop words.
+        Articles with `score` in 0..1 (higher is better); empty when nothing is relevant
+        enough, the query has only stop words, or the knowledge base is empty.
     """
-    match = build_match_query(query)
-    if match is None:
+    articles = list_articles(conn)
+    if not articles or not query.strip():
         return []
-    sql = (
-        "SELECT a.*, -bm25(kb_fts, 0.0, 6.0, 4.0, 1.0) AS score FROM kb_fts "
-        "JOIN kb_articles a ON a.id = kb_fts.id WHERE kb_fts MATCH ?"
-    )
-    params: list[object] = [match]
-    if department:
-        sql += " AND a.department = ?"
-        params.append(department.strip().lower())
-    sql += " ORDER BY score DESC, a.id LIMIT ?"
-    params.append(max(1, limit))
-    rows = conn.execute(sql, params).fetchall()
-    return [_article(row, round(float(row["score"]), 4)) for row in rows]
+    by_id = {a.id: a for a in articles}
+    wanted = department.strip().lower() if department else None
+    found: list[Article] = []
+    for article_id, score in _index_for(articles).rank(query):
+        article = by_id[article_id]
+        if score < min_score or len(found) >= max(1, limit):
+            break
+        if wanted is None or article.department == wanted:
+            found.append(article.model_copy(update={"score": round(score, 4)}))
+    return found
 
 
 def get_article(conn: sqlite3.Connection, article_id: str) -> Article | None:

@@ -9,169 +9,47 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date, timedelta
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from tools.customers import Customer, require_customer
 from tools.database import transaction, utc_now
 from tools.events import record_event
+from tools.plan_comparison import (
+    PLAN_ORDER,
+    PLANS,
+    Direction,
+    Plan,
+    PlanComparison,
+    UnknownPlanError,
+    compare_plans,
+    resolve_plan,
+)
+
+__all__ = [
+    "PLAN_ORDER",
+    "PLANS",
+    "Direction",
+    "Plan",
+    "PlanComparison",
+    "UnknownPlanError",
+    "compare_plans",
+    "resolve_plan",
+    "MAX_DISCOUNT_PCT",
+    "MAX_TRIAL_DAYS",
+    "Offer",
+    "make_offer",
+    "PlanChange",
+    "change_plan",
+    "Subscription",
+    "current_subscription",
+]
 
 MAX_DISCOUNT_PCT = 30.0
 """Largest discount an offer may carry, in percent (docs/architecture.md "Upgrade offers")."""
 
 MAX_TRIAL_DAYS = 30
 """Longest trial an offer may carry, in days (docs/architecture.md "Upgrade offers")."""
-
-
-class Plan(BaseModel):
-    """One Lumen plan."""
-
-    name: str
-    monthly_price: float = Field(description="List price in dollars per month.")
-    seats_included: int | None = Field(description="Seats included; None means unlimited.")
-    events_per_month: int = Field(description="Tracked events included per month.")
-    features: list[str] = Field(description="Everything the plan includes (cumulative).")
-
-
-def _plans() -> dict[str, Plan]:
-    tiers: list[tuple[str, float, int | None, int, list[str]]] = [
-        (
-            "Free",
-            0.0,
-            3,
-            100_000,
-            ["Event tracking API and SDKs", "Dashboards", "30-day data history", "Community help"],
-        ),
-        (
-            "Starter",
-            29.0,
-            5,
-            1_000_000,
-            ["Funnels", "CSV export", "Slack integration", "1-year data history", "Email support"],
-        ),
-        (
-            "Professional",
-            99.0,
-            20,
-            10_000_000,
-            [
-                "Cohorts",
-                "Parquet export and warehouse sync",
-                "Segment, Salesforce and webhook integrations",
-                "Enforced two-factor authentication",
-                "Unlimited data history",
-            ],
-        ),
-        (
-            "Enterprise",
-            299.0,
-            None,
-            100_000_000,
-            [
-                "SSO with SAML and Okta",
-                "Audit log",
-                "Snowflake sync",
-                "99.9 % uptime commitment",
-                "Dedicated success manager",
-            ],
-        ),
-    ]
-    plans: dict[str, Plan] = {}
-    features: list[str] = []
-    for name, price, seats, events, added in tiers:
-        features = [*features, *added]
-        plans[name] = Plan(
-            name=name,
-            monthly_price=price,
-            seats_included=seats,
-            events_per_month=events,
-            features=features,
-        )
-    return plans
-
-
-PLANS: dict[str, Plan] = _plans()
-"""Plans by name, cheapest first."""
-
-PLAN_ORDER: tuple[str, ...] = tuple(PLANS)
-"""Plan names from cheapest to most expensive."""
-
-_ALIASES = {
-    "free": "Free",
-    "starter": "Starter",
-    "start": "Starter",
-    "pro": "Professional",
-    "professional": "Professional",
-    "prof": "Professional",
-    "enterprise": "Enterprise",
-    "ent": "Enterprise",
-}
-
-
-class UnknownPlanError(ValueError):
-    """Raised for a plan name that matches no plan; the message lists the valid names."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Unknown plan {name!r}; valid plans are {', '.join(PLAN_ORDER)}")
-        self.name = name
-
-
-def resolve_plan(name: str) -> Plan:
-    """Return the plan called `name`, matched case-insensitively.
-
-    Accepts short forms and a trailing "plan": `pro`, `Pro plan`, `ENTERPRISE`, `starter`.
-
-    Raises:
-        UnknownPlanError: if nothing matches.
-    """
-    key = " ".join(name.lower().replace("-", " ").split())
-    key = key.removeprefix("the ").removesuffix(" plan").removesuffix(" tier").strip()
-    canonical = _ALIASES.get(key)
-    if canonical is None:
-        raise UnknownPlanError(name)
-    return PLANS[canonical]
-
-
-Direction = Literal["upgrade", "downgrade", "same"]
-
-
-class PlanComparison(BaseModel):
-    """Difference between two plans; money in dollars per month."""
-
-    current_plan: str
-    target_plan: str
-    current_price: float
-    target_price: float
-    monthly_difference: float = Field(description="target minus current, dollars per month.")
-    direction: Direction
-    features_gained: list[str]
-    features_lost: list[str]
-    target_seats_included: int | None
-
-
-def compare_plans(current: str, target: str) -> PlanComparison:
-    """Compare plan `current` with plan `target` (names matched as in `resolve_plan`).
-
-    Raises:
-        UnknownPlanError: if either name is unknown.
-    """
-    old, new = resolve_plan(current), resolve_plan(target)
-    old_rank, new_rank = PLAN_ORDER.index(old.name), PLAN_ORDER.index(new.name)
-    direction: Direction = (
-        "same" if old_rank == new_rank else "upgrade" if new_rank > old_rank else "downgrade"
-    )
-    return PlanComparison(
-        current_plan=old.name,
-        target_plan=new.name,
-        current_price=old.monthly_price,
-        target_price=new.monthly_price,
-        monthly_difference=round(new.monthly_price - old.monthly_price, 2),
-        direction=direction,
-        features_gained=[f for f in new.features if f not in old.features],
-        features_lost=[f for f in old.features if f not in new.features],
-        target_seats_included=new.seats_included,
-    )
 
 
 class Offer(BaseModel):

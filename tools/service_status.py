@@ -7,6 +7,7 @@ File shape: `{"components": [{"name": "Event API", "status": "degraded", "messag
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -89,3 +90,49 @@ def set_status(conn: sqlite3.Connection, name: str, status: str, message: str, s
         "message = excluded.message, updated_at = excluded.updated_at",
         (name, status, message, since),
     )
+
+
+COMPONENT_SIGNS: dict[str, re.Pattern[str]] = {
+    "Event API": re.compile(
+        r"\b(5\d\d|5xx|server errors?|internal server|bad gateway|service unavailable|"
+        r"event api|ingest\w*|tracking (?:calls?|requests?)|timeouts?|timing out|"
+        r"events? (?:are |is )?(?:missing|not (?:showing|arriving|appearing|coming))|"
+        r"events? (?:still )?(?:don'?t|do not|aren'?t|are not) (?:show|arriv|appear|com)\w*)\b"
+    ),
+    "Dashboards": re.compile(
+        r"\b(?:dashboards?|charts?|funnels?|cohorts?)\b.*\b(?:load\w*|slow|blank|broken|"
+        r"errors?|empty)\b"
+    ),
+    "Data export": re.compile(r"\b(exports?|exporting|warehouse|snowflake|bigquery|parquet)\b"),
+    "Webhooks": re.compile(r"\bweb ?hooks?\b"),
+    "Authentication/SSO": re.compile(
+        r"\b(sso|saml|okta|single sign[- ]on|two[- ]factor|2fa|can(?:no|')t (?:log|sign) ?in)\b"
+    ),
+    "Billing portal": re.compile(r"\b(billing portal|billing page|payment methods? page)\b"),
+}
+"""Words in a customer's problem that point at each component (component name -> pattern)."""
+
+_ANY_COMPONENT = re.compile(r"\b(outage|is (?:lumen|it|everything) down|status page|incident)\b")
+
+
+def components_affecting(problem: str, statuses: list[ComponentStatus]) -> list[ComponentStatus]:
+    """The components that are not operational and that the customer's problem points at.
+
+    A component is relevant when its `COMPONENT_SIGNS` pattern matches `problem` (lower
+    case), or when the problem asks about an outage in general ("is Lumen down?"). So an
+    Event API incident is mentioned for 5xx errors but not for a password reset or a 429
+    (rate limits are the customer's quota, not an incident). An empty problem means every
+    unhealthy component.
+
+    Args:
+        problem: the customer's description of the problem.
+        statuses: components as returned by `get_status`.
+
+    Returns:
+        The matching unhealthy components, in the order given.
+    """
+    unhealthy = [c for c in statuses if not c.healthy]
+    text = " ".join(problem.lower().split())
+    if not text or _ANY_COMPONENT.search(text):
+        return unhealthy
+    return [c for c in unhealthy if (sign := COMPONENT_SIGNS.get(c.name)) and sign.search(text)]

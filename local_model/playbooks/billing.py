@@ -37,6 +37,9 @@ KB_PHRASES = (
     "withdrawal",
     "billing date",
     "prorat",
+    "annual",
+    "yearly",
+    "per year",
 )
 
 
