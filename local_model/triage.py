@@ -25,6 +25,12 @@ import re
 from graph.state import Entities, TriageDecision
 from local_model.classifier import CLARIFY, get_classifier
 from local_model.entities import extract_entities
+from local_model.language import (
+    DEFAULT_LANGUAGE,
+    detect_language,
+    english_only_note,
+    foreign_department,
+)
 from local_model.summary import summarize
 from local_model.urgency import detect_sentiment, estimate_priority
 
@@ -105,6 +111,26 @@ def _decide_route(text: str, scores: dict[str, float], threshold: float) -> str:
     return CLARIFY
 
 
+_KEYWORD_ORDER = ("escalation", "refund", "billing", "technical", "sales", "faq")
+"""Order in which departments' English keywords are tried for a non-English message."""
+
+
+def _route_other_language(text: str, entities: Entities) -> str:
+    """Route a message in another language by what is clear in it: a department keyword of
+    its language (`FOREIGN_SIGNALS`), an English product word (`STRONG_SIGNALS`), or an
+    invoice ID or amount (billing); otherwise `clarify`. Never `other`: the customer gets
+    the English-only note and the offer of a person instead of a redirect."""
+    department = foreign_department(text)
+    if department:
+        return department
+    for label in _KEYWORD_ORDER:
+        if STRONG_SIGNALS[label].search(text):
+            return label
+    if entities.invoice_id or entities.amount is not None:
+        return "billing"
+    return CLARIFY
+
+
 def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
     """Triage one customer message.
 
@@ -131,10 +157,14 @@ def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
             clarifying_question=CLARIFYING_QUESTION,
         )
     prediction = get_classifier().predict(clean)
-    route = _decide_route(clean, prediction.scores, threshold)
+    entities = extract_entities(clean)
+    language = detect_language(clean)
+    if language == DEFAULT_LANGUAGE:
+        route = _decide_route(clean, prediction.scores, threshold)
+    else:
+        route = _route_other_language(clean, entities)
     departments = {k: v for k, v in prediction.scores.items() if k != CLARIFY}
     intent = route if route != CLARIFY else max(departments, key=departments.__getitem__)
-    entities = extract_entities(clean)
     sentiment = detect_sentiment(clean)
     needs_clarification = route == CLARIFY
     # A clarification's intent is only a guess, so it must not raise or lower the priority.
@@ -149,5 +179,13 @@ def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
         summary=summarize(clean, CLARIFY if needs_clarification else intent, entities),
         entities=entities,
         needs_clarification=needs_clarification,
-        clarifying_question=CLARIFYING_QUESTION if needs_clarification else None,
+        clarifying_question=_clarifying_question(language) if needs_clarification else None,
+        language=language,
     )
+
+
+def _clarifying_question(language: str) -> str:
+    """The one clarifying question, after the English-only note for another language."""
+    if language == DEFAULT_LANGUAGE:
+        return CLARIFYING_QUESTION
+    return f"{english_only_note(language)} {CLARIFYING_QUESTION}"

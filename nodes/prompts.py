@@ -116,6 +116,9 @@ def specialist_prompt(agent: str, case_notes: dict[str, Any]) -> str:
     """
     role = ROLES[agent].format(company=COMPANY)
     notes = json.dumps(case_notes, sort_keys=True, default=str)
+    language = (case_notes.get("triage") or {}).get("language") or "en"
+    if language != "en":
+        role += f"\nThe customer wrote in language '{language}' (ISO 639-1): reply in it."
     return f"Agent: {agent}\n{role}\n\n{SHARED_RULES}\n\n<case_notes>\n{notes}\n</case_notes>"
 
 
