@@ -72,7 +72,8 @@ def evaluate_languages(rows: Sequence[tuple[str, str]]) -> LanguageReport:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the accuracy on each file given (default `LANGUAGE_SET`); exit code 0."""
-    paths = list(argv if argv is not None else sys.argv[1:]) or [LANGUAGE_SET]
+    paths: list[str | Path] = list(argv if argv is not None else sys.argv[1:])
+    paths = paths or [LANGUAGE_SET]
     for path in paths:
         report = evaluate_languages(load_language_rows(path))
         print(
