@@ -114,7 +114,8 @@ FOREIGN_SIGNALS: dict[str, re.Pattern[str]] = {
     ),
     "technical": re.compile(
         r"\b(error\w*|erreur\w*|fehler\w*|errore|erro|fout\w*|contrase[nñ]a|mot de passe|"
-        r"passwort|senha|wachtwoord|iniciar sesi[oó]n|connexion|anmeld\w*|accesso|acceso|"
+        r"passwort|senha|wachtwoord|iniciar sesi[oó]n|connexion|anmeld\w*|einlogg\w*|"
+        r"accesso|acceso|entrar|me connecter|inloggen|"
         r"no funciona|ne fonctionne|funktioniert nicht|non funziona|n[aã]o funciona|"
         r"bloquead[oa]|bloqu[ée]e?|gesperrt|bloccat[oa])\b",
         _I,

@@ -4,9 +4,16 @@ Decision rules (all in `classify_message`):
 
 1. The classifier scores eight labels: the seven departments and `clarify`.
 2. Top label `clarify` -> ask ONE clarifying question (`needs_clarification=True`;
-   `intent` is then the best department label, for information only), unless the
-   best department has probability >= `CLARIFY_OVERRIDE` and a strong keyword of
-   its own in the message ("I need help, my signup fails" is not vague).
+   `intent` is then the best department label other than `escalation`, for
+   information only), unless the best department has probability >=
+   `CLARIFY_OVERRIDE` and a strong keyword of its own in the message ("I need help,
+   my signup fails" is not vague).
+5. A message naming an invoice ID is about billing, never out of scope or vague
+   ("the november one, INV-10012"; an active specialist keeps it in the graph).
+6. A phrase that names the request outright (`local_model.phrases`, e.g. "billed me
+   twice" -> `refund`) wins over the scores.
+7. A message in another language (`local_model.language`) is routed by its keywords,
+   English product words, invoice IDs or amounts, else clarified; never `other`.
 3. Top label `other` -> `other` (out of scope; triage answers with a polite redirect).
 4. A department whose probability is below `threshold`:
    - kept when the message contains a strong keyword of that department
@@ -31,6 +38,7 @@ from local_model.language import (
     english_only_note,
     foreign_department,
 )
+from local_model.phrases import department_by_phrase
 from local_model.summary import summarize
 from local_model.urgency import detect_sentiment, estimate_priority
 
@@ -131,6 +139,14 @@ def _route_other_language(text: str, entities: Entities) -> str:
     return CLARIFY
 
 
+def _best_guess(departments: dict[str, float]) -> str:
+    """The informational intent of a clarification: the most probable department other
+    than `escalation`, because an escalation intent hands the turn to a human with a
+    ticket, which a vague message ("hi, I need some help") must not do."""
+    candidates = {k: v for k, v in departments.items() if k != "escalation"}
+    return max(candidates, key=candidates.__getitem__)
+
+
 def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
     """Triage one customer message.
 
@@ -160,11 +176,13 @@ def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
     entities = extract_entities(clean)
     language = detect_language(clean)
     if language == DEFAULT_LANGUAGE:
-        route = _decide_route(clean, prediction.scores, threshold)
+        route = department_by_phrase(clean) or _decide_route(clean, prediction.scores, threshold)
+        if route in (CLARIFY, "other") and entities.invoice_id:
+            route = "billing"
     else:
         route = _route_other_language(clean, entities)
     departments = {k: v for k, v in prediction.scores.items() if k != CLARIFY}
-    intent = route if route != CLARIFY else max(departments, key=departments.__getitem__)
+    intent = route if route != CLARIFY else _best_guess(departments)
     sentiment = detect_sentiment(clean)
     needs_clarification = route == CLARIFY
     # A clarification's intent is only a guess, so it must not raise or lower the priority.
