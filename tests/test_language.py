@@ -3,14 +3,19 @@ specialist prompt line for a model that can answer in the customer's language.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.service import SupportService
 from evals.languages import evaluate_languages, load_language_rows
+from evals.scripted_model import ScriptedChatModel, decision, reply
+from local_model.chat_model import LocalSupportModel
 from local_model.language import detect_language
 from local_model.triage import classify_message
 from nodes.prompts import specialist_prompt
 from tests.conftest import crm_rows
+from tests.llm_support import open_desk, plug_scripted_model
 
 
 def test_detection_is_right_on_our_language_set() -> None:
@@ -78,3 +83,20 @@ def test_specialist_prompt_asks_for_the_customers_language() -> None:
     english = specialist_prompt("billing", {"triage": {"language": "en"}})
     assert "wrote in language 'es'" in spanish
     assert "wrote in language" not in english
+
+
+def test_llm_specialist_is_told_to_answer_in_the_customers_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an LLM, triage's language reaches the specialist prompt; the detector's code
+    wins over the one the triage model wrote."""
+    model = ScriptedChatModel(delegate=LocalSupportModel())
+    model.add("triage", decision("billing", 0.95, language="en"))
+    model.add("billing", reply("Claro, su última factura es INV-10012."))
+    plug_scripted_model(monkeypatch, model)
+    with open_desk(tmp_path / "data", triage_mode="llm") as desk:
+        result = desk.send("Necesito ayuda con mi factura", thread_id="t-llm", customer_id="C001")
+        assert desk.state("t-llm")["triage"]["language"] == "es"
+    assert result.reply == "Claro, su última factura es INV-10012."
+    [call] = model.calls_for("billing")
+    assert "wrote in language 'es'" in call.system_prompt
