@@ -24,6 +24,7 @@ from graph.state import INTENTS, TriageDecision
 if TYPE_CHECKING:
     from rich.console import Console
 
+
 def _public_data_dir() -> Path:
     """`$SUPPORT_SWARM_PUBLIC_DATA`, else the nearest `shared/data` folder beside the
     project or one of its parent folders (a checkout may sit a level deeper)."""
