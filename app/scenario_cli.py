@@ -33,7 +33,7 @@ def eval_scenarios(
     """Play every conversation of FILE, each in a fresh data folder, and check the answering
     agent, the facts each reply must and must not contain and the CRM rows added; print
     the resolution rate and every failure. Exit code 1 when a scenario fails."""
-    from evals.scenarios import evaluate_scenarios, load_scenarios
+    from evals.scenarios import TRACKED_TABLES, evaluate_scenarios, load_scenarios
 
     try:
         scenarios = load_scenarios(file)
@@ -43,7 +43,7 @@ def eval_scenarios(
         raise typer.Exit(code=2) from None
     columns = (TextColumn("scenarios"), BarColumn(), MofNCompleteColumn())
     with (
-        ScenarioPlayer(Context(model=model, today=today)) as player,
+        ScenarioPlayer(Context(model=model, today=today), tables=TRACKED_TABLES) as player,
         Progress(*columns, console=err_console, transient=True) as shown,
     ):
         task = shown.add_task("scenarios", total=len(scenarios))

@@ -11,7 +11,7 @@ import itertools
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,8 @@ from graph.context import Context
 from tools import database
 
 TRACKED_TABLES: tuple[str, ...] = ("refunds", "tickets", "plan_changes")
-"""CRM tables whose added rows are counted per conversation."""
+"""CRM tables whose added rows are counted per conversation, unless a player is given
+others."""
 
 ServiceFactory = Callable[[Path], SupportService]
 """Opens a `SupportService` on a data folder (tests pass one that uses a scripted model)."""
@@ -31,7 +32,7 @@ class PlayedConversation:
     """Transcript of one conversation.
 
     `turns` has one `{"message", "reply", "agent", "intent"}` dict per message answered;
-    `rows_added` the rows added per table in `TRACKED_TABLES`; `error` the error that
+    `rows_added` the rows added per counted table; `error` the error that
     stopped the conversation early (type and message), if any.
     """
 
@@ -40,10 +41,10 @@ class PlayedConversation:
     error: str | None = None
 
 
-def _count_rows(crm_path: Path) -> dict[str, int]:
+def _count_rows(crm_path: Path, tables: Sequence[str]) -> dict[str, int]:
     conn = sqlite3.connect(crm_path)
     try:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TRACKED_TABLES}
+        return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
     finally:
         conn.close()
 
@@ -66,6 +67,7 @@ class ScenarioPlayer:
         context: run defaults (model, `today`, triage mode) for every conversation.
         service_factory: opens the service on a data folder; by default
             `SupportService(folder, context)`.
+        tables: CRM tables whose added rows are counted (default `TRACKED_TABLES`).
 
     Use as a context manager (or call `close`) to delete the temporary folders.
 
@@ -74,8 +76,14 @@ class ScenarioPlayer:
             `context` cannot be used.
     """
 
-    def __init__(self, context: Context, service_factory: ServiceFactory | None = None) -> None:
+    def __init__(
+        self,
+        context: Context,
+        service_factory: ServiceFactory | None = None,
+        tables: Sequence[str] = TRACKED_TABLES,
+    ) -> None:
         self.context = context
+        self.tables = tuple(tables)
         self._factory = service_factory or (lambda folder: SupportService(folder, context))
         self._root = Path(tempfile.mkdtemp(prefix="support-swarm-scenarios-"))
         self._template = self._root / "template" / "crm.sqlite"
@@ -104,7 +112,7 @@ class ScenarioPlayer:
         folder = self._root / f"conversation-{number:04d}"
         _copy_database(self._template, folder / "crm.sqlite")
         played = PlayedConversation()
-        before = _count_rows(folder / "crm.sqlite")
+        before = _count_rows(folder / "crm.sqlite", self.tables)
         with self._factory(folder) as service:
             for text in messages:
                 try:
@@ -120,7 +128,7 @@ class ScenarioPlayer:
                         "intent": result.intent,
                     }
                 )
-        after = _count_rows(folder / "crm.sqlite")
-        played.rows_added = {t: after[t] - before[t] for t in TRACKED_TABLES}
+        after = _count_rows(folder / "crm.sqlite", self.tables)
+        played.rows_added = {t: after[t] - before[t] for t in self.tables}
         shutil.rmtree(folder, ignore_errors=True)
         return played

@@ -159,8 +159,9 @@ def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
     Returns:
         `TriageDecision` with `intent` (a department label, never `clarify`),
         `confidence` (probability of that intent), `priority`, `sentiment`,
-        one-sentence `summary`, `entities`, and `needs_clarification` plus
-        `clarifying_question` when the message is too vague to route.
+        one-sentence `summary`, `entities`, `language` (ISO 639-1 code, see
+        `local_model.language`), and `needs_clarification` plus `clarifying_question`
+        when the message is too vague to route.
     """
     clean = text.strip()
     if not clean:

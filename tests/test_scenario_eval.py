@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from app import scenario_eval
 from app.cli import app
 from app.scenario_eval import ScenarioPlayer
 from app.service import SupportService
 from evals.scenarios import (
     SCENARIO_FILE,
+    TRACKED_TABLES,
     ScenarioSpec,
     check_conversation,
     evaluate_scenarios,
@@ -77,6 +79,10 @@ def test_bad_scenario_files_name_the_line(tmp_path: Path, line: str, message: st
     with pytest.raises(ValueError, match="line 2") as error:
         load_scenarios(path)
     assert message in str(error.value)
+
+
+def test_the_runner_counts_the_tables_the_checks_read() -> None:
+    assert scenario_eval.TRACKED_TABLES == TRACKED_TABLES
 
 
 def test_each_conversation_gets_a_fresh_crm() -> None:
