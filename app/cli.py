@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from app.render import print_checkpoints, print_history, print_turn, short_time
+from app.scenario_cli import eval_scenarios
 from app.service import (
     NotWaitingError,
     SupportService,
@@ -51,6 +52,7 @@ threads_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(threads_app, name="threads")
 app.add_typer(eval_app, name="eval")
+eval_app.command("scenarios")(eval_scenarios)
 
 console = Console()
 err_console = Console(stderr=True)

@@ -24,11 +24,21 @@ from graph.state import INTENTS, TriageDecision
 if TYPE_CHECKING:
     from rich.console import Console
 
-PUBLIC_DATA_DIR = Path(
-    os.environ.get(
-        "SUPPORT_SWARM_PUBLIC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
-    )
-)
+
+def _public_data_dir() -> Path:
+    """`$SUPPORT_SWARM_PUBLIC_DATA`, else the nearest `shared/data` folder beside the
+    project or one of its parent folders (a checkout may sit a level deeper)."""
+    configured = os.environ.get("SUPPORT_SWARM_PUBLIC_DATA")
+    if configured:
+        return Path(configured)
+    project = Path(__file__).resolve().parents[1]
+    for parent in project.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return project.parent / "shared" / "data"
+
+
+PUBLIC_DATA_DIR = _public_data_dir()
 """Public labelled sets (`../shared/data` next to the project, or `$SUPPORT_SWARM_PUBLIC_DATA`)."""
 
 PUBLIC_SETS: tuple[str, ...] = (

@@ -56,6 +56,9 @@ class TriageDecision(BaseModel):
     clarifying_question: str | None = Field(
         default=None, description="The single question to ask when clarification is needed."
     )
+    language: str = Field(
+        default="en", description="ISO 639-1 code of the language the customer wrote in."
+    )
 
     @field_validator("intent")
     @classmethod

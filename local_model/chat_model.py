@@ -111,7 +111,7 @@ class LocalSupportModel(BaseChatModel):
         view = TurnView.from_messages(agent, messages, notes, tools)
         action = playbook(view)
         if isinstance(action, Reply):
-            return AIMessage(content=action.text)
+            return AIMessage(content=_in_english_note(notes) + action.text)
         return AIMessage(content="", tool_calls=[_as_tool_call(view, c) for c in action])
 
 
@@ -123,6 +123,14 @@ def _as_tool_call(view: TurnView, call: Call) -> dict[str, Any]:
         "id": f"call_{view.turn_index}_{step}_{call.name}",
         "type": "tool_call",
     }
+
+
+def _in_english_note(notes: dict[str, Any]) -> str:
+    """The English-only note (and a space) when triage detected another language, else ""."""
+    from local_model.language import DEFAULT_LANGUAGE, english_only_note
+
+    language = (notes.get("triage") or {}).get("language") or DEFAULT_LANGUAGE
+    return "" if language == DEFAULT_LANGUAGE else english_only_note(language) + " "
 
 
 def _last_customer_text(messages: list[BaseMessage]) -> str:

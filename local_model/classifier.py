@@ -1,19 +1,24 @@
 """Embedded intent classifier: TF-IDF features and logistic regression (scikit-learn).
 
 The model is trained from the project's own labelled utterances
-(`local_model/data/utterances.jsonl`) the first time it is needed; training takes
-well under two seconds, so no fitted model is stored on disk.
+(`local_model/data/utterances.jsonl`) the first time it is needed. Training takes a
+few seconds, so the process-wide classifier keeps the fitted pipeline in a joblib file
+under `CACHE_DIR`, named by a hash of the training data, the feature settings and the
+scikit-learn version: changed data or a new scikit-learn trains afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import joblib
 import numpy as np
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -33,6 +38,17 @@ DATA_PATH = Path(__file__).parent / "data" / "utterances.jsonl"
 
 RANDOM_STATE = 0
 """Fixed seed so training is deterministic."""
+
+FEATURES_VERSION = "word1-2+char_wb2-5/logreg-C20/v1"
+"""Names the feature and model settings in `build_pipeline`; change it when they change,
+so cached models trained with the old settings are not reused."""
+
+CACHE_DIR = Path(
+    os.environ.get("SUPPORT_SWARM_CACHE")
+    or Path.home() / ".cache" / "support-swarm" / "classifiers"
+)
+"""Folder for fitted classifiers (`$SUPPORT_SWARM_CACHE`, else
+`~/.cache/support-swarm/classifiers`)."""
 
 _DIGITS = re.compile(r"\d")
 _SPACES = re.compile(r"\s+")
@@ -132,7 +148,13 @@ class IntentClassifier:
         ValueError: the data has unknown labels or `texts`/`labels` differ in length.
     """
 
-    def __init__(self, texts: list[str] | None = None, labels: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        texts: list[str] | None = None,
+        labels: list[str] | None = None,
+        *,
+        cache_dir: Path | None = None,
+    ) -> None:
         if texts is None and labels is None:
             texts, labels = load_utterances()
         if texts is None or labels is None or len(texts) != len(labels):
@@ -141,10 +163,20 @@ class IntentClassifier:
         if unknown:
             raise ValueError(f"unknown labels: {unknown}")
         started = time.perf_counter()
-        self._pipeline = build_pipeline()
-        self._pipeline.fit(texts, labels)
+        cache_file = (
+            cache_dir / f"intent-{training_key(texts, labels)}.joblib" if cache_dir else None
+        )
+        cached = _load_pipeline(cache_file) if cache_file else None
+        self.from_cache: bool = cached is not None
+        """True when the fitted pipeline was read from `cache_dir` instead of trained."""
+        if cached is None:
+            cached = build_pipeline()
+            cached.fit(texts, labels)
+            if cache_file:
+                _save_pipeline(cached, cache_file)
+        self._pipeline = cached
         self.train_seconds: float = time.perf_counter() - started
-        """Wall-clock training time in seconds."""
+        """Wall-clock seconds to train (or to load from the cache)."""
         self.classes: tuple[str, ...] = tuple(str(c) for c in self._pipeline.classes_)
         """Labels in the order of the model's probability columns."""
         self.n_examples: int = len(texts)
@@ -181,15 +213,43 @@ class IntentClassifier:
         return IntentPrediction(label=best, confidence=scores[best], scores=scores)
 
 
+def training_key(texts: list[str], labels: list[str]) -> str:
+    """Hex SHA-256 (first 16 characters) of the training data, `FEATURES_VERSION` and the
+    scikit-learn version: the name of a cached fitted model."""
+    payload = json.dumps([FEATURES_VERSION, sklearn.__version__, texts, labels])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def _load_pipeline(path: Path) -> Pipeline | None:
+    """The pipeline stored at `path`, or None when it is missing or unreadable."""
+    try:
+        pipeline = joblib.load(path)
+    except Exception:  # missing, truncated or from an incompatible version: train again
+        return None
+    return pipeline if isinstance(pipeline, Pipeline) else None
+
+
+def _save_pipeline(pipeline: Pipeline, path: Path) -> None:
+    """Store `pipeline` at `path` atomically; a read-only or full disk only skips caching."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(pipeline, temporary)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+
+
 _lock = threading.Lock()
 _instance: IntentClassifier | None = None
 
 
 def get_classifier() -> IntentClassifier:
-    """Return the process-wide classifier, training it on first use (thread-safe)."""
+    """Return the process-wide classifier, loaded from `CACHE_DIR` or trained (and then
+    cached) on first use (thread-safe)."""
     global _instance
     if _instance is None:
         with _lock:
             if _instance is None:
-                _instance = IntentClassifier()
+                _instance = IntentClassifier(cache_dir=CACHE_DIR)
     return _instance

@@ -4,9 +4,16 @@ Decision rules (all in `classify_message`):
 
 1. The classifier scores eight labels: the seven departments and `clarify`.
 2. Top label `clarify` -> ask ONE clarifying question (`needs_clarification=True`;
-   `intent` is then the best department label, for information only), unless the
-   best department has probability >= `CLARIFY_OVERRIDE` and a strong keyword of
-   its own in the message ("I need help, my signup fails" is not vague).
+   `intent` is then the best department label other than `escalation`, for
+   information only), unless the best department has probability >=
+   `CLARIFY_OVERRIDE` and a strong keyword of its own in the message ("I need help,
+   my signup fails" is not vague).
+5. A message naming an invoice ID is about billing, never out of scope or vague
+   ("the november one, INV-10012"; an active specialist keeps it in the graph).
+6. A phrase that names the request outright (`local_model.phrases`, e.g. "billed me
+   twice" -> `refund`) wins over the scores.
+7. A message in another language (`local_model.language`) is routed by its keywords,
+   English product words, invoice IDs or amounts, else clarified; never `other`.
 3. Top label `other` -> `other` (out of scope; triage answers with a polite redirect).
 4. A department whose probability is below `threshold`:
    - kept when the message contains a strong keyword of that department
@@ -27,6 +34,13 @@ from graph.registry import DEPARTMENTS
 from graph.state import Entities, TriageDecision
 from local_model.classifier import CLARIFY, get_classifier
 from local_model.entities import extract_entities
+from local_model.language import (
+    DEFAULT_LANGUAGE,
+    detect_language,
+    english_only_note,
+    foreign_department,
+)
+from local_model.phrases import department_by_phrase
 from local_model.summary import summarize
 from local_model.urgency import detect_sentiment, estimate_priority
 
@@ -90,6 +104,34 @@ def _decide_route(text: str, scores: dict[str, float], threshold: float) -> str:
     return CLARIFY
 
 
+_KEYWORD_ORDER = ("escalation", "refund", "billing", "technical", "sales", "faq")
+"""Order in which departments' English keywords are tried for a non-English message."""
+
+
+def _route_other_language(text: str, entities: Entities) -> str:
+    """Route a message in another language by what is clear in it: a department keyword of
+    its language (`FOREIGN_SIGNALS`), an English product word (`STRONG_SIGNALS`), or an
+    invoice ID or amount (billing); otherwise `clarify`. Never `other`: the customer gets
+    the English-only note and the offer of a person instead of a redirect."""
+    department = foreign_department(text)
+    if department:
+        return department
+    for label in _KEYWORD_ORDER:
+        if strong_signal(label, text):
+            return label
+    if entities.invoice_id or entities.amount is not None:
+        return "billing"
+    return CLARIFY
+
+
+def _best_guess(departments: dict[str, float]) -> str:
+    """The informational intent of a clarification: the most probable department other
+    than `escalation`, because an escalation intent hands the turn to a human with a
+    ticket, which a vague message ("hi, I need some help") must not do."""
+    candidates = {k: v for k, v in departments.items() if k != "escalation"}
+    return max(candidates, key=candidates.__getitem__)
+
+
 def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
     """Triage one customer message.
 
@@ -102,8 +144,9 @@ def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
     Returns:
         `TriageDecision` with `intent` (a department label, never `clarify`),
         `confidence` (probability of that intent), `priority`, `sentiment`,
-        one-sentence `summary`, `entities`, and `needs_clarification` plus
-        `clarifying_question` when the message is too vague to route.
+        one-sentence `summary`, `entities`, `language` (ISO 639-1 code, see
+        `local_model.language`), and `needs_clarification` plus `clarifying_question`
+        when the message is too vague to route.
     """
     clean = text.strip()
     if not clean:
@@ -116,13 +159,21 @@ def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
             clarifying_question=CLARIFYING_QUESTION,
         )
     prediction = get_classifier().predict(clean)
-    route = signal_only_intent(clean, prediction.scores) or _decide_route(
-        clean, prediction.scores, threshold
-    )
-    departments = {k: v for k, v in prediction.scores.items() if k != CLARIFY}
-    intent = route if route != CLARIFY else max(departments, key=departments.__getitem__)
-    departments.setdefault(intent, 1.0)  # routed by its signals alone
     entities = extract_entities(clean)
+    language = detect_language(clean)
+    if language == DEFAULT_LANGUAGE:
+        route = (
+            signal_only_intent(clean, prediction.scores)
+            or department_by_phrase(clean)
+            or _decide_route(clean, prediction.scores, threshold)
+        )
+        if route in (CLARIFY, "other") and entities.invoice_id:
+            route = "billing"
+    else:
+        route = _route_other_language(clean, entities)
+    departments = {k: v for k, v in prediction.scores.items() if k != CLARIFY}
+    intent = route if route != CLARIFY else _best_guess(departments)
+    departments.setdefault(intent, 1.0)  # routed by its signals alone
     sentiment = detect_sentiment(clean)
     needs_clarification = route == CLARIFY
     # A clarification's intent is only a guess, so it must not raise or lower the priority.
@@ -137,5 +188,13 @@ def classify_message(text: str, *, threshold: float = 0.5) -> TriageDecision:
         summary=summarize(clean, CLARIFY if needs_clarification else intent, entities),
         entities=entities,
         needs_clarification=needs_clarification,
-        clarifying_question=CLARIFYING_QUESTION if needs_clarification else None,
+        clarifying_question=_clarifying_question(language) if needs_clarification else None,
+        language=language,
     )
+
+
+def _clarifying_question(language: str) -> str:
+    """The one clarifying question, after the English-only note for another language."""
+    if language == DEFAULT_LANGUAGE:
+        return CLARIFYING_QUESTION
+    return f"{english_only_note(language)} {CLARIFYING_QUESTION}"

@@ -87,10 +87,11 @@ def specialist_prompt(department: Department, case_notes: dict[str, Any]) -> str
     """
     notes = json.dumps(case_notes, sort_keys=True, default=str)
     header = f"Agent: {department.node}\nPlaybook: {department.playbook}"
-    return (
-        f"{header}\n{department.prompt_role()}\n\n{SHARED_RULES}\n\n"
-        f"<case_notes>\n{notes}\n</case_notes>"
-    )
+    role = department.prompt_role()
+    language = (case_notes.get("triage") or {}).get("language") or "en"
+    if language != "en":
+        role += f"\nThe customer wrote in language '{language}' (ISO 639-1): reply in it."
+    return f"{header}\n{role}\n\n{SHARED_RULES}\n\n<case_notes>\n{notes}\n</case_notes>"
 
 
 def triage_prompt(profile: dict[str, Any] | None) -> str:

@@ -77,7 +77,7 @@ def _classify(
         )
     except Exception:  # the model is down or its answer is unusable: keep the classifier's
         return decision, "classifier"
-    return llm_decision, "llm"
+    return llm_decision.model_copy(update={"language": decision.language}), "llm"
 
 
 def _needs_human(decision: TriageDecision, profile: dict[str, Any]) -> str | None:
