@@ -172,7 +172,22 @@ _MIGRATION_2 = (
 )
 """Version 2: knowledge base with FTS5, service status, audit trail, idempotency records."""
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
+_MIGRATION_3 = (
+    """CREATE TABLE refund_approvals (
+        ticket_id TEXT PRIMARY KEY REFERENCES tickets(id),
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        invoice_id TEXT NOT NULL REFERENCES invoices(id),
+        amount REAL NOT NULL CHECK (amount > 0),
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'closed')),
+        created_at TEXT NOT NULL,
+        decided_at TEXT
+    )""",
+    "CREATE INDEX idx_refund_approvals_customer ON refund_approvals(customer_id, status)",
+)
+"""Version 3: refund requests waiting for a manager, so they count toward the refund
+thresholds of the invoice and the customer (`tools.refunds.refund_exposure`)."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
 """Schema migrations in order; migration `i` (0-based) moves `user_version` from i to i+1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
