@@ -271,6 +271,30 @@ def bench(
     console.print(table)
 
 
+@app.command()
+@user_errors
+def load(
+    processes: Annotated[int, typer.Option("--processes", min=1, help="Worker processes.")] = 10,
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, help="Conversations (Python threads) per process.")
+    ] = 5,
+    turns: Annotated[int, typer.Option("--turns", min=1, help="Turns per conversation.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run many processes x threads on one fresh data folder (local model) and audit it:
+    turns/s, errors a client saw, turns lost, turns or refunds doubled."""
+    from app.load_run import run_load
+
+    figures = run_load(processes, threads, turns)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    table = Table("figure", "value")
+    for key, value in figures.items():
+        table.add_row(key, f"{value:,}")
+    console.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
