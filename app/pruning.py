@@ -18,7 +18,7 @@ from graph.identity import Caller
 from graph.thread_index import PruneResult, prune_threads
 from tools import database
 from tools.database import transaction
-from tools.refunds import close_pending_approval
+from tools.refund_decisions import close_pending_approval
 from tools.tickets import open_ticket_ids_of_thread, set_ticket_status
 
 if TYPE_CHECKING:

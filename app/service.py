@@ -1,26 +1,24 @@
 """Conversation service: send customer messages through the graph with SQLite memory.
 
-This is the Python API behind the CLI and the HTTP API. It validates input before
-anything is written, keeps one checkpoint file for all threads, summarises turns for
-people to read, and scopes every read of a thread by the caller's identity
-(`graph.identity.Caller`): a customer reads only their own threads, support-team reads
-are explicit and logged. Humans-in-the-loop actions live in `app.human_desk`, time travel
-in `app.time_travel`, pruning in `app.pruning`; this class is their one entry point.
+The Python API behind the CLI and the HTTP API: validates input before anything is
+written, keeps one checkpoint file for all threads, summarises turns, and scopes every
+read of a thread by the caller (`graph.identity.Caller`). It is the one entry point to
+`app.intake`, `app.thread_reads`, `app.human_desk`, `app.time_travel` and `app.pruning`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 
-from app import human_desk, pruning, time_travel
+from app import human_desk, intake, pruning, thread_reads, time_travel
 from app.service_models import (
     WAITING_FOR,
     CheckpointInfo,
@@ -37,24 +35,19 @@ from app.service_models import (
     UnknownThreadError,
 )
 from app.thread_locks import thread_lock
-from app.turn_runner import INTERRUPT_CHANNEL, MAX_CONCURRENCY, run_turn
+from app.turn_runner import run_turn
 from graph.builder import compile_graph
 from graph.context import Context, default_data_dir
-from graph.db_files import check_not_truncated, describe_error
-from graph.identifiers import check_customer_id, check_text, check_thread_id
+from graph.db_files import check_not_truncated, reported_as_file_error
+from graph.identifiers import check_text, check_thread_id
 from graph.identity import Caller
 from graph.models import check_model_name
 from graph.persistence import connect_checkpoint_db, make_checkpointer
-from graph.thread_index import PruneResult, list_threads, tombstone_owner
-from graph.turn_records import check_message_id, retry_busy
-from nodes.triage import validate_message
+from graph.thread_index import PruneResult
+from graph.turn_records import check_message_id
 from tools import database
-from tools.customers import UnknownCustomerError, get_customer
-from tools.events import record_event
 
 __all__ = [
-    "INTERRUPT_CHANNEL",
-    "MAX_CONCURRENCY",
     "WAITING_FOR",
     "Caller",
     "CheckpointInfo",
@@ -101,23 +94,12 @@ class SupportService:
             check_model_name(self.context.triage_model)
         for path in (self.crm_path, self.checkpoint_path):
             check_not_truncated(path)
-        with self._database(self.crm_path), database.pooled_connection(self.crm_path):
+        with reported_as_file_error(self.crm_path), database.pooled_connection(self.crm_path):
             pass
-        with self._database(self.checkpoint_path):
+        with reported_as_file_error(self.checkpoint_path):
             self._conn = connect_checkpoint_db(self.checkpoint_path)
             self.checkpointer = make_checkpointer(self._conn)
         self.graph = compile_graph(self.checkpointer)
-
-    @staticmethod
-    @contextmanager
-    def _database(path: Path) -> Iterator[None]:
-        """Turn a damaged-file error from SQLite into a `DatabaseFileError` naming `path`."""
-        try:
-            yield
-        except sqlite3.OperationalError:
-            raise
-        except sqlite3.DatabaseError as error:
-            raise describe_error(path, error) from error
 
     def __enter__(self) -> SupportService:
         return self
@@ -152,26 +134,7 @@ class SupportService:
 
     def _checked(self, text: object, thread_id: object, customer_id: object) -> tuple[str, ...]:
         """`validate`, returning the stripped message and the normalised IDs."""
-        thread = check_thread_id(thread_id)
-        customer = check_customer_id(customer_id)
-        message = validate_message(check_text(text))
-        if not self.crm_path.is_file():
-            raise UnknownCustomerError(f"No CRM database at {self.crm_path}.")
-        with database.pooled_connection(self.crm_path) as conn:
-            if get_customer(conn, customer) is None:
-                raise UnknownCustomerError(
-                    f"Unknown customer {customer!r}: no such customer in {self.crm_path}."
-                )
-        owner = self.thread_owner(thread)
-        if owner is None:
-            pruned, owner = tombstone_owner(self.checkpointer, thread)
-            if pruned and owner is None:
-                owner = ""
-        if owner is not None and owner != customer:
-            raise ThreadOwnerError(
-                f"Thread {thread!r} belongs to customer {owner or 'unknown'}, not {customer}."
-            )
-        return message, thread, customer
+        return intake.check_message(self, text, thread_id, customer_id)
 
     def validate(self, text: str, *, thread_id: str, customer_id: str) -> str:
         """Check a message before anything is written; return the stripped text.
@@ -218,7 +181,7 @@ class SupportService:
                 earlier = human_desk.earlier_result(self, thread, client_id)
                 if earlier is not None:
                     return earlier
-            waiting = self.pending(thread) if self._has_interrupt(thread) else None
+            waiting = self.pending(thread) if human_desk.has_interrupt(self, thread) else None
             if waiting is not None:
                 raise ThreadWaitingError(
                     f"Thread {thread!r} is waiting for {WAITING_FOR[waiting.kind]} "
@@ -259,42 +222,20 @@ class SupportService:
         """Check that `caller` may read `thread_id`; return the normalised thread ID.
 
         A customer may read only their own threads; another customer's thread gets the
-        same error as an unknown one (nothing about it is revealed). A support-team read is
-        logged as a `thread_read` conversation event naming who read what.
+        same error as an unknown one. A support-team read is logged as a `thread_read`
+        conversation event naming who read `what` (`app.thread_reads`).
 
         Raises:
             graph.identifiers.InvalidIdentifierError: a malformed thread ID.
             UnknownThreadError: no such thread, or not the customer's own.
         """
-        thread = check_thread_id(thread_id)
-        owner = self.thread_owner(thread)
-        exists = owner is not None or self._has_thread(thread)
-        viewer = caller.customer_id and check_customer_id(caller.customer_id)
-        if not exists or not (caller.is_support_team or (owner and owner == viewer)):
-            raise UnknownThreadError(f"No conversation with thread ID {thread!r}.")
-        if caller.is_support_team:
-            self._log_read(thread, owner, caller, what)
-        return thread
-
-    def _log_read(self, thread_id: str, owner: str | None, caller: Caller, what: str) -> None:
-        def write() -> None:
-            with database.pooled_connection(self.crm_path) as conn:
-                record_event(
-                    conn,
-                    kind="thread_read",
-                    customer_id=owner,
-                    thread_id=thread_id,
-                    payload={"by": caller.name, "role": caller.role, "read": what},
-                )
-
-        retry_busy(write)
+        return thread_reads.authorise_read(self, thread_id, caller, what)
 
     def state(self, thread_id: str, *, caller: Caller) -> dict[str, Any]:
         """The thread's current state values, for `caller` (see `authorise_read`).
 
         Raises:
-            UnknownThreadError: no checkpoint exists for `thread_id`, or it is another
-                customer's.
+            UnknownThreadError: no such thread, or another customer's.
         """
         thread = self.authorise_read(thread_id, caller, "state")
         return self._state(thread)
@@ -316,56 +257,22 @@ class SupportService:
         """The thread's turns (customer message, replies by agent, handoffs), for `caller`.
 
         Raises:
-            UnknownThreadError: no checkpoint exists for `thread_id`, or it is another
-                customer's.
+            UnknownThreadError: no such thread, or another customer's.
         """
         thread = self.authorise_read(thread_id, caller, "history")
-        values = self._state(thread)
-        handoffs = values.get("handoffs") or []
-        turns: list[Turn] = []
-        for message in values.get("messages") or []:
-            if isinstance(message, HumanMessage):
-                number = len(turns) + 1
-                turns.append(
-                    Turn(number, message.text, [], [h for h in handoffs if h["turn"] == number])
-                )
-            elif isinstance(message, AIMessage) and not message.tool_calls and turns:
-                turns[-1].replies.append((message.name or "agent", message.text))
-        return turns
+        return thread_reads.turns_of(self._state(thread))
 
     def threads(self, *, caller: Caller | None = None) -> list[ThreadSummary]:
         """Stored threads, most recently updated first (read from the thread index): all of
         them for the support team (`caller` None or agent/admin), a customer's own for a
         customer caller."""
-        counts = dict(
-            self._read(
-                "SELECT thread_id, COUNT(*) FROM checkpoints WHERE checkpoint_ns = '' "
-                "GROUP BY thread_id"
-            )
-        )
-        viewer = caller.customer_id if caller and not caller.is_support_team else None
-        summaries = [
-            ThreadSummary(
-                thread_id=record.thread_id,
-                customer_id=record.customer_id,
-                turns=record.turns,
-                checkpoints=int(counts.get(record.thread_id, 0)),
-                updated_at=record.updated_at.isoformat(timespec="seconds"),
-            )
-            for record in list_threads(self.checkpointer)
-            if viewer is None or record.customer_id == check_customer_id(viewer)
-        ]
-        return sorted(summaries, key=lambda s: s.updated_at or "", reverse=True)
+        return thread_reads.thread_summaries(self, caller)
 
     def _thread_ids(self) -> list[str]:
         rows = self._read("SELECT DISTINCT thread_id FROM checkpoints WHERE checkpoint_ns = ''")
         return [str(row[0]) for row in rows]
 
     # -- humans in the loop (app.human_desk) ------------------------------------------------
-
-    def _has_interrupt(self, thread_id: str) -> bool:
-        """Whether the thread's latest checkpoint holds an `interrupt()` (a cheap read)."""
-        return human_desk.has_interrupt(self, thread_id)
 
     def pending(self, thread_id: str) -> PausedThread | None:
         """What the thread is waiting for, or None when it is not paused (a support-team
@@ -392,9 +299,8 @@ class SupportService:
         """Deliver a human agent's reply on an escalated thread and resolve its ticket.
 
         Raises:
-            nodes.triage.InvalidMessageError: empty or over-long reply.
-            NotWaitingError: the thread is not waiting for a human reply.
-            SupportTeamOnlyError: `caller` is a customer.
+            InvalidMessageError (empty or over-long reply), NotWaitingError (not waiting
+            for a reply), SupportTeamOnlyError (a customer caller).
         """
         human_desk.require_support_team(caller, "replying as the support team")
         return human_desk.reply(self, check_thread_id(thread_id), text, agent=agent)
@@ -410,9 +316,8 @@ class SupportService:
         """Approve the refund the thread is waiting on; it is executed exactly once.
 
         Raises:
-            NotWaitingError: the thread is not waiting for a refund decision (for example it
-                was already approved).
-            SupportTeamOnlyError: `caller` is a customer.
+            NotWaitingError (not waiting for a refund decision, e.g. already approved),
+            SupportTeamOnlyError (a customer caller).
         """
         human_desk.require_support_team(caller, "approving refunds")
         decision = {"approved": True, "reason": note, "decided_by": decided_by}
@@ -429,9 +334,8 @@ class SupportService:
         """Deny the refund the thread is waiting on; the customer is told `reason`.
 
         Raises:
-            ValueError: `reason` is empty.
-            NotWaitingError: the thread is not waiting for a refund decision.
-            SupportTeamOnlyError: `caller` is a customer.
+            ValueError (empty `reason`), NotWaitingError (not waiting for a refund
+            decision), SupportTeamOnlyError (a customer caller).
         """
         human_desk.require_support_team(caller, "denying refunds")
         if not check_text(reason, "reason").strip():
@@ -445,20 +349,17 @@ class SupportService:
         """The thread's checkpoints, oldest first, for `caller` (see `authorise_read`).
 
         Raises:
-            UnknownThreadError: no checkpoint exists for `thread_id`, or it is another
-                customer's.
+            UnknownThreadError: no such thread, or another customer's.
         """
         thread = self.authorise_read(thread_id, caller, "checkpoints")
         return time_travel.checkpoints(self, thread)
 
     def replay(self, thread_id: str, checkpoint_id: str, *, caller: Caller) -> TurnResult:
-        """Re-run the thread from a past checkpoint (see `app.time_travel.replay`).
+        """Re-run the thread from a past checkpoint (`app.time_travel.replay`).
 
         Raises:
-            SupportTeamOnlyError: `caller` is a customer.
-            UnknownThreadError, UnknownCheckpointError: no such thread or checkpoint, or
-                no turn after it to replay.
-            ReplayRefusedError: the checkpoint waits for a decision already taken.
+            SupportTeamOnlyError (a customer caller), UnknownThreadError,
+            UnknownCheckpointError, ReplayRefusedError (a decision already taken).
         """
         human_desk.require_support_team(caller, "replay")
         thread = self.authorise_read(thread_id, caller, "replay")
@@ -473,13 +374,11 @@ class SupportService:
         caller: Caller,
         new_thread_id: str | None = None,
     ) -> TurnResult:
-        """Start a new thread from a past checkpoint and send `message` on it (see
-        `app.time_travel.fork`).
+        """Start a new thread from a past checkpoint with `message` (`app.time_travel.fork`).
 
         Raises:
-            SupportTeamOnlyError: `caller` is a customer.
-            UnknownThreadError, UnknownCheckpointError, InvalidMessageError; ValueError when
-            `new_thread_id` already exists or was used before.
+            SupportTeamOnlyError (a customer caller), UnknownThreadError,
+            UnknownCheckpointError, InvalidMessageError; ValueError (`new_thread_id` taken).
         """
         human_desk.require_support_team(caller, "fork")
         thread = self.authorise_read(thread_id, caller, "fork")
@@ -489,13 +388,10 @@ class SupportService:
         )
 
     def prune(
-        self, older_than: Any, *, caller: Caller, include_pending: bool = False
+        self, older_than: timedelta, *, caller: Caller, include_pending: bool = False
     ) -> PruneResult:
         """Delete threads idle for longer than `older_than` (a `timedelta`), keeping pending
-        work unless `include_pending` (see `app.pruning.prune`).
-
-        Raises:
-            SupportTeamOnlyError: `caller` is a customer.
-        """
+        work unless `include_pending` (`app.pruning.prune`); a customer caller is refused
+        (`SupportTeamOnlyError`)."""
         human_desk.require_support_team(caller, "pruning threads")
         return pruning.prune(self, older_than, include_pending=include_pending, caller=caller)

@@ -11,6 +11,8 @@ other processes write); `integrity_problems` runs `PRAGMA integrity_check`.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DATABASE_FILES = ("crm.sqlite", "checkpoints.sqlite")
@@ -51,6 +53,18 @@ def describe_error(path: str | Path, error: sqlite3.DatabaseError) -> DatabaseFi
     else:
         problem = f"SQLite reported {text!r}"
     return DatabaseFileError(path, problem)
+
+
+@contextmanager
+def reported_as_file_error(path: str | Path) -> Iterator[None]:
+    """Turn a damaged-file error raised in the block into a `DatabaseFileError` naming
+    `path` (a busy database, `sqlite3.OperationalError`, passes through unchanged)."""
+    try:
+        yield
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as error:
+        raise describe_error(path, error) from error
 
 
 def check_not_truncated(path: str | Path) -> None:

@@ -280,6 +280,34 @@ def _delete_thread(db: sqlite3.Connection, thread_id: str, cutoff: datetime) -> 
     return True
 
 
+def _delete_locked(
+    db: sqlite3.Connection,
+    lock: AbstractContextManager[Any],
+    thread_id: str,
+    cutoff: datetime,
+    thread_lock: Callable[[str], AbstractContextManager[Any]] | None,
+) -> bool:
+    """`_delete_thread` holding the thread's run lock (when given) and the saver's lock."""
+    with thread_lock(thread_id) if thread_lock else nullcontext(), lock:
+        return _delete_thread(db, thread_id, cutoff)
+
+
+def _shrink(conn_or_saver: ConnOrSaver, removed: list[str]) -> int:
+    """After deleting `removed`: VACUUM, truncate the WAL, drop the saver's cached values;
+    return the database size in bytes."""
+    db, lock = _conn_and_lock(conn_or_saver)
+    with lock:
+        if removed:
+            db.execute("VACUUM")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = _database_bytes(db)
+    forget = getattr(conn_or_saver, "forget", None)
+    if callable(forget):
+        for thread_id in removed:
+            forget(thread_id)
+    return size
+
+
 def prune_threads(
     conn_or_saver: ConnOrSaver,
     older_than: timedelta,
@@ -290,28 +318,22 @@ def prune_threads(
 ) -> PruneResult:
     """Delete every thread whose latest activity is older than `older_than`, then VACUUM.
 
-    A thread's latest activity is its `updated_at` in `thread_index` (kept by
-    `record_turn`); a thread missing from the index is judged by the `ts` of its latest
-    checkpoint instead. Each selected thread is deleted (checkpoints and writes of every
-    namespace, index row, recorded turn results) in its own transaction while holding
-    `thread_lock(thread_id)`, and leaves a tombstone with its customer so its ID is never
-    given to another customer (`tombstone_owner`). `VACUUM` and a WAL checkpoint then
-    give the freed pages back to the file system.
+    Latest activity: `updated_at` in `thread_index`, else the `ts` of the latest
+    checkpoint. Each thread goes (checkpoints, writes, index row, turn results) in its own
+    transaction under `thread_lock(thread_id)`, leaving a tombstone with its customer so
+    its ID is never given to another customer (`tombstone_owner`). `VACUUM` and a WAL
+    checkpoint then give the freed pages back to the file system.
 
     Args:
-        conn_or_saver: the checkpoint database connection, or the saver using it (a saver
-            with a `forget(thread_id)` method, as `graph.persistence.SupportCheckpointer`,
-            also drops its cached values of the removed threads).
+        conn_or_saver: the checkpoint database connection, or the saver using it (its
+            `forget(thread_id)`, if any, drops cached values of the removed threads).
         older_than: age limit, e.g. `timedelta(days=30)`; must not be negative.
         now: the reference time; the current time when None (naive counts as UTC).
-        keep: thread IDs never deleted (work still pending on them); reported as `kept`
-            when old enough.
-        thread_lock: the per-thread run lock (`app.thread_locks`), so a thread is never
-            pruned in the middle of a turn; None takes no lock.
+        keep: thread IDs never deleted (pending work); reported as `kept` when old.
+        thread_lock: the per-thread run lock, so no thread is pruned mid-turn; or None.
 
     Returns:
-        A `PruneResult` with the removed and kept thread IDs and the database size (bytes)
-        before and after.
+        A `PruneResult`: removed and kept thread IDs, file size (bytes) before and after.
 
     Raises:
         ValueError: `older_than` is negative.
@@ -329,20 +351,12 @@ def prune_threads(
         db.commit()
         bytes_before = _database_bytes(db)
         candidates = _prune_candidates(db, serde, cutoff)
-    removed: list[str] = []
-    for thread_id in sorted(candidates - set(keep)):
-        with thread_lock(thread_id) if thread_lock else nullcontext(), lock:
-            if _delete_thread(db, thread_id, cutoff):
-                removed.append(thread_id)
-    with lock:
-        if removed:
-            db.execute("VACUUM")
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        bytes_after = _database_bytes(db)
-    forget = getattr(conn_or_saver, "forget", None)
-    if callable(forget):
-        for thread_id in removed:
-            forget(thread_id)
+    removed = [
+        thread_id
+        for thread_id in sorted(candidates - set(keep))
+        if _delete_locked(db, lock, thread_id, cutoff, thread_lock)
+    ]
+    bytes_after = _shrink(conn_or_saver, removed)
     return PruneResult(
         threads_removed=len(removed),
         thread_ids=removed,

@@ -222,19 +222,26 @@ def evaluate_refund(
     manager = _manager_needed((today - _issued_on(invoice)).days, invoice_total, window_total)
     if manager is not None:
         return decide("needs_manager_approval", manager)
+    outcome, explanation = _below_manager(invoice_total, reason)
+    return decide(outcome, explanation)
+
+
+def _below_manager(invoice_total: int, reason: str | None) -> tuple[RefundOutcome, str]:
+    """The outcome of a recent, non-duplicate request under the manager thresholds:
+    approved under $100 on the invoice or with a reason, else `needs_reason`."""
     if invoice_total < cents(AUTO_APPROVE_BELOW):
-        return decide(
+        return (
             "approved",
             f"Refunds under ${AUTO_APPROVE_BELOW:,.2f} on charges at most {MAX_AUTO_AGE_DAYS} "
             "days old are approved automatically.",
         )
     if reason and reason.strip():
-        return decide(
+        return (
             "approved",
             f"Refunds from ${AUTO_APPROVE_BELOW:,.2f} to ${REASON_REQUIRED_UP_TO:,.2f} are "
             "approved with a recorded reason.",
         )
-    return decide(
+    return (
         "needs_reason",
         f"Refunds from ${AUTO_APPROVE_BELOW:,.2f} to ${REASON_REQUIRED_UP_TO:,.2f} need a "
         "reason; please say why you are asking for this refund.",

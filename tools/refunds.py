@@ -14,12 +14,11 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, timedelta
 
-from pydantic import BaseModel, Field
-
-from tools.billing import Invoice, cents, find_duplicate_charges, get_invoice
+from tools.billing import Invoice, find_duplicate_charges, get_invoice
 from tools.customers import require_customer
 from tools.database import transaction, utc_now
 from tools.events import record_event
+from tools.refund_decisions import close_pending_approval, decide_manager_approval
 from tools.refund_policy import (
     AUTO_APPROVE_BELOW,
     CUSTOMER_WINDOW_DAYS,
@@ -34,8 +33,15 @@ from tools.refund_policy import (
     refund_policy_rules,
     refund_policy_text,
 )
-from tools.tickets import insert_ticket, normalise_ticket_id, set_ticket_status
-from tools.tool_requests import store_response, stored_response
+from tools.refund_records import (
+    FIRST_REFUND_NUMBER,
+    Refund,
+    RefundResult,
+    insert_refund,
+    stored_refund_result,
+)
+from tools.tickets import insert_ticket
+from tools.tool_requests import store_response
 
 __all__ = [
     "AUTO_APPROVE_BELOW",
@@ -50,6 +56,7 @@ __all__ = [
     "RefundExposure",
     "RefundOutcome",
     "RefundResult",
+    "close_pending_approval",
     "decide_manager_approval",
     "evaluate_refund",
     "list_refunds",
@@ -58,62 +65,6 @@ __all__ = [
     "refund_policy_text",
     "request_refund",
 ]
-
-FIRST_REFUND_NUMBER = 5001
-"""Number of the first refund when the table is empty (`RF-5001`)."""
-
-
-class RefundResult(BaseModel):
-    """Result of `request_refund`; amounts in dollars."""
-
-    outcome: RefundOutcome
-    refund_id: str | None = Field(default=None, description="`RF-...` when approved.")
-    ticket_id: str | None = Field(
-        default=None, description="`T-...` approval ticket when manager approval is needed."
-    )
-    amount: float
-    invoice_id: str
-    explanation: str
-    max_refundable: float = 0.0
-    processing_days: str | None = Field(
-        default=None, description=f"'{PROCESSING_DAYS}' for approved refunds, else None."
-    )
-
-
-class Refund(BaseModel):
-    """One refund row."""
-
-    id: str
-    invoice_id: str
-    customer_id: str
-    amount: float
-    reason: str
-    status: str = Field(description="approved or pending.")
-    created_at: str
-
-
-def _stored_result(conn: sqlite3.Connection, key: str) -> RefundResult | None:
-    text = stored_response(conn, key)
-    return None if text is None else RefundResult.model_validate_json(text)
-
-
-def _next_refund_id(conn: sqlite3.Connection) -> str:
-    row = conn.execute("SELECT MAX(CAST(substr(id, 4) AS INTEGER)) FROM refunds").fetchone()
-    number = FIRST_REFUND_NUMBER if row[0] is None else int(row[0]) + 1
-    return f"RF-{number}"
-
-
-def _insert_refund(
-    conn: sqlite3.Connection, invoice: Invoice, amount: float, reason: str, key: str
-) -> str:
-    """Write one approved refund row inside the caller's transaction; return its ID."""
-    refund_id = _next_refund_id(conn)
-    conn.execute(
-        "INSERT INTO refunds (id, invoice_id, customer_id, amount, reason, status, "
-        "created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, 'approved', ?, ?)",
-        (refund_id, invoice.id, invoice.customer_id, amount, reason, utc_now(), key),
-    )
-    return refund_id
 
 
 def _dollars(conn: sqlite3.Connection, sql: str, *params: object) -> float:
@@ -173,7 +124,7 @@ def request_refund(
         UnknownCustomerError: if the customer does not exist.
     """
     with transaction(conn):
-        stored = _stored_result(conn, idempotency_key)
+        stored = stored_refund_result(conn, idempotency_key)
         if stored is not None:
             return stored
         customer = require_customer(conn, customer_id)
@@ -242,7 +193,7 @@ def _decide_and_record(
         max_refundable=decision.max_refundable,
     )
     if decision.outcome == "approved":
-        result.refund_id = _insert_refund(conn, invoice, amount, reason.strip(), idempotency_key)
+        result.refund_id = insert_refund(conn, invoice, amount, reason.strip(), idempotency_key)
         result.processing_days = PROCESSING_DAYS
         result.max_refundable = round(decision.max_refundable - amount, 2)
     elif decision.outcome == "needs_manager_approval":
@@ -296,107 +247,3 @@ def list_refunds(conn: sqlite3.Connection, customer_id: str) -> list[Refund]:
         (customer_id,),
     ).fetchall()
     return [Refund.model_validate(dict(row)) for row in rows]
-
-
-def close_pending_approval(conn: sqlite3.Connection, ticket_id: str, status: str) -> None:
-    """Mark the pending request of approval ticket `ticket_id` as `approved`, `denied` or
-    `closed` (inside the caller's transaction), so it stops counting as pending."""
-    conn.execute(
-        "UPDATE refund_approvals SET status = ?, decided_at = ? "
-        "WHERE ticket_id = ? AND status = 'pending'",
-        (status, utc_now(), normalise_ticket_id(ticket_id)),
-    )
-
-
-def _pay_approved(
-    conn: sqlite3.Connection,
-    invoice: Invoice,
-    result: RefundResult,
-    reason: str,
-    decided_by: str,
-    note: str,
-    key: str,
-) -> None:
-    """Pay out a manager-approved refund into `result`, unless the invoice's remainder no
-    longer covers it (then `result` becomes `rejected`)."""
-    remainder = cents(invoice.amount) - cents(invoice.refunded)
-    if invoice.status != "paid" or cents(result.amount) > remainder:
-        result.outcome = "rejected"
-        result.explanation = (
-            f"Invoice {invoice.id} has only ${max(remainder, 0) / 100:,.2f} left to "
-            "refund, so the approved amount cannot be paid out."
-        )
-        return
-    result.outcome = "approved"
-    result.refund_id = _insert_refund(
-        conn, invoice, result.amount, reason.strip() or "approved by a manager", key
-    )
-    result.processing_days = PROCESSING_DAYS
-    result.explanation = f"Approved by {decided_by}. {note.strip()}".strip()
-    result.max_refundable = round((remainder - cents(result.amount)) / 100, 2)
-
-
-def decide_manager_approval(
-    conn: sqlite3.Connection,
-    customer_id: str,
-    *,
-    ticket_id: str,
-    invoice_id: str,
-    amount: float,
-    reason: str,
-    approved: bool,
-    decided_by: str,
-    note: str,
-    idempotency_key: str,
-    thread_id: str | None = None,
-) -> RefundResult:
-    """Apply a manager's decision on a refund that needed approval, exactly once.
-
-    Approval writes one refund row, still never more than the refundable remainder of a
-    paid invoice (DESIGN.md refund policy); denial writes no refund. Either way the
-    `refund_approval` ticket is resolved with a note naming who decided and why, and the
-    request stops counting as pending. Idempotent per `idempotency_key`: a repeated key
-    returns the first result.
-
-    Args:
-        amount: dollars requested; `reason`: the customer's reason.
-        approved: the manager's decision; `decided_by`: who decided; `note`: why.
-
-    Returns:
-        `RefundResult` with outcome `approved` (refund_id set), `denied`, or `rejected`
-        (the invoice can no longer be refunded by that amount).
-
-    Raises:
-        UnknownCustomerError: if the customer does not exist.
-    """
-    with transaction(conn):
-        stored = _stored_result(conn, idempotency_key)
-        if stored is not None:
-            return stored
-        customer = require_customer(conn, customer_id)
-        canonical = normalise_ticket_id(ticket_id)
-        result = RefundResult(
-            outcome="denied",
-            amount=round(float(amount), 2),
-            invoice_id=invoice_id,
-            ticket_id=canonical,
-            explanation=note.strip() or "A billing manager declined this refund.",
-        )
-        invoice = get_invoice(conn, customer.id, invoice_id)
-        if approved and invoice is not None:
-            _pay_approved(conn, invoice, result, reason, decided_by, note, idempotency_key)
-        verdict = "approved" if result.outcome == "approved" else "denied"
-        close_pending_approval(conn, canonical, verdict)
-        ticket_note = f"Refund {verdict} by {decided_by}: {note.strip() or 'no note'}"
-        set_ticket_status(conn, canonical, "resolved", ticket_note)
-        store_response(
-            conn, idempotency_key, customer.id, "decide_manager_approval", result.model_dump_json()
-        )
-        record_event(
-            conn,
-            kind=f"refund_{verdict}_by_manager",
-            customer_id=customer.id,
-            thread_id=thread_id,
-            payload={**result.model_dump(), "decided_by": decided_by},
-        )
-        return result
