@@ -80,6 +80,39 @@ def _saved_outcome(
     return dict(snapshot.values), [], waiting
 
 
+def _stream_with_retries(
+    service: SupportService,
+    thread_id: str,
+    graph_input: Any,
+    config: RunnableConfig,
+    context: Any,
+) -> tuple[dict[str, Any], list[str], str | None]:
+    """`_stream`, again after a backoff while the database is busy.
+
+    Nothing saved since the run started: the same run again (the tools find their own
+    effects by idempotency key). A checkpoint saved mid-run (a node failed): the run goes
+    on from it. A checkpoint saved at the end or at a pause: its outcome, not run again.
+    """
+    before = _latest_checkpoint_id(service, thread_id)
+    delay = BUSY_FIRST_DELAY
+    for attempt in range(1, BUSY_ATTEMPTS + 1):
+        try:
+            return _stream(service, graph_input, config, context)
+        except sqlite3.OperationalError as error:
+            if not is_busy(error) or attempt == BUSY_ATTEMPTS:
+                raise
+        latest = _latest_checkpoint_id(service, thread_id)
+        if latest != before:
+            snapshot = service.graph.get_state(service.config(thread_id))
+            if not snapshot.next or snapshot.interrupts:
+                return _saved_outcome(service, thread_id)
+            graph_input, before = None, latest
+            config = {**config, "configurable": {**service.config(thread_id)["configurable"]}}
+        time.sleep(delay)
+        delay *= 2
+    raise AssertionError("unreachable")
+
+
 def run_turn(
     service: SupportService,
     thread_id: str,
@@ -106,20 +139,9 @@ def run_turn(
         metadata["message_id"] = message_id
     config = config or {**service.config(thread_id), "metadata": metadata}
     config = {**config, "max_concurrency": MAX_CONCURRENCY}
-    before = _latest_checkpoint_id(service, thread_id)
-    delay = BUSY_FIRST_DELAY
-    for attempt in range(1, BUSY_ATTEMPTS + 1):
-        try:
-            values, route, waiting_for = _stream(service, graph_input, config, context)
-            break
-        except sqlite3.OperationalError as error:
-            if not is_busy(error) or attempt == BUSY_ATTEMPTS:
-                raise
-            if _latest_checkpoint_id(service, thread_id) != before:
-                values, route, waiting_for = _saved_outcome(service, thread_id)
-                break
-        time.sleep(delay)
-        delay *= 2
+    values, route, waiting_for = _stream_with_retries(
+        service, thread_id, graph_input, config, context
+    )
     turn = int(values.get("turn") or 0)
     record_turn(service.checkpointer, thread_id, customer_id, turn)
     result = summarise(values, route, waiting_for, thread_id, customer_id, message, source)

@@ -249,3 +249,25 @@ def test_db_backup_and_check(data_dir: Path, tmp_path: Path) -> None:
     (data_dir / "crm.sqlite").write_bytes(b"not a database" * 1000)
     damaged = runner.invoke(cli_app, ["db", "check", "--data-dir", str(data_dir)])
     assert damaged.exit_code == 1 and "damaged" in damaged.output
+
+
+def test_cli_resend_with_the_same_message_id_acts_once(data_dir: Path) -> None:
+    args = ["ask", "I was charged twice this month and want my money back", "--customer"]
+    args += ["c002", "--thread", "t-cli", "--message-id", "m-1", "--data-dir", str(data_dir)]
+    first = runner.invoke(cli_app, args)
+    again = runner.invoke(cli_app, args)
+    assert first.exit_code == 0 and again.exit_code == 0, again.output
+    assert "already answered" in " ".join(again.output.split())
+    with SupportService(data_dir, Context(today=TODAY)) as service:
+        assert len(_refunds(service, "C002")) == 1
+
+
+def test_cli_prune_reports_the_threads_it_kept(data_dir: Path) -> None:
+    with SupportService(data_dir, Context(today=TODAY)) as service:
+        _paid_refund(service, "t-keep")
+    pruned = runner.invoke(
+        cli_app, ["threads", "prune", "--older-than", "0s", "--data-dir", str(data_dir)]
+    )
+    assert pruned.exit_code == 0, pruned.output
+    shown = " ".join(pruned.output.split())
+    assert "Removed 0 thread(s)" in shown and "Kept 1 thread(s)" in shown and "t-keep" in shown
