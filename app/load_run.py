@@ -9,7 +9,9 @@ ID after an error, as a careful client would. Afterwards the folder is audited:
 
 - `errors`: exceptions a client saw (each followed by a re-send);
 - `lost`: turns a client sent but the thread does not hold;
-- `doubled`: turns held twice, plus refunds paid more than once for one invoice.
+- `doubled`: turns held twice, plus refunds paid more than once for one invoice;
+- `refunds_paid` of `refunds_expected`: invoices refunded, of those asked for (a refund
+  missing means a turn was answered with an error instead of acting).
 
 Used by `tests/test_concurrency.py` (a small run) and `support-swarm load`.
 """
@@ -106,8 +108,13 @@ def _report(results: Any) -> tuple[int, float, float]:
         return (1, now, now)
 
 
-def audit(data_dir: Path, expected: dict[str, int]) -> tuple[int, int]:
-    """(lost, doubled) turns and refunds in `data_dir`, for `expected` turns per thread."""
+def audit(data_dir: Path, expected: dict[str, int]) -> dict[str, int]:
+    """Audit `data_dir` against `expected` turns per thread.
+
+    Returns:
+        `lost` and `doubled` turns, `refunds_doubled` (invoices refunded more than once)
+        and `refunds_paid` (invoices refunded by the run).
+    """
     lost = doubled = 0
     with SupportService(data_dir, Context(today=TODAY)) as service:
         for thread_id, turns in expected.items():
@@ -119,13 +126,21 @@ def audit(data_dir: Path, expected: dict[str, int]) -> tuple[int, int]:
             doubled += max(0, held - turns)
     conn = sqlite3.connect(data_dir / "crm.sqlite")
     try:
-        rows = conn.execute(
-            "SELECT COUNT(*) FROM refunds WHERE idempotency_key NOT LIKE 'fixture:%' "
-            "GROUP BY invoice_id HAVING COUNT(*) > 1"
-        ).fetchall()
+        counts = [
+            int(r[0])
+            for r in conn.execute(
+                "SELECT COUNT(*) FROM refunds WHERE idempotency_key NOT LIKE 'fixture:%' "
+                "GROUP BY invoice_id"
+            )
+        ]
     finally:
         conn.close()
-    return lost, doubled + sum(int(r[0]) - 1 for r in rows)
+    return {
+        "lost": lost,
+        "doubled": doubled,
+        "refunds_doubled": sum(c - 1 for c in counts),
+        "refunds_paid": len(counts),
+    }
 
 
 def run_load(
@@ -136,7 +151,8 @@ def run_load(
     Returns:
         `processes`, `threads` (per process), `turns` (sent in total), `seconds` (wall
         time from the first worker's first turn to the last worker's end, start-up left
-        out), `turns_per_s`, `errors`, `lost`, `doubled`.
+        out), `turns_per_s`, `errors`, `lost`, `doubled`, `refunds_paid`,
+        `refunds_expected`.
     """
     with tempfile.TemporaryDirectory(prefix="support-swarm-load-") as tmp:
         folder = Path(data_dir or tmp)
@@ -159,7 +175,8 @@ def run_load(
         errors = sum(r[0] for r in reports)
         seconds = max(r[2] for r in reports) - min(r[1] for r in reports)
         expected = {f"p{p}-t{i}": turns for p in range(processes) for i in range(threads)}
-        lost, doubled = audit(folder, expected)
+        found = audit(folder, expected)
+        invoices = len({t[1] for t in targets})
     total = processes * threads * turns
     return {
         "processes": processes,
@@ -168,6 +185,8 @@ def run_load(
         "seconds": round(seconds, 2),
         "turns_per_s": round(total / seconds, 2),
         "errors": errors,
-        "lost": lost,
-        "doubled": doubled,
+        "lost": found["lost"],
+        "doubled": found["doubled"] + found["refunds_doubled"],
+        "refunds_paid": found["refunds_paid"],
+        "refunds_expected": invoices,
     }

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from graph.turn_records import retry_busy
+
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 """Folder holding the committed fixture files (crm.json, kb/, service_status.json)."""
 
@@ -197,9 +199,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
     Connections from `connect` are in autocommit mode, so multi-statement writes use this
     to stay atomic; `IMMEDIATE` takes the write lock up front so check-then-write sequences
-    (idempotency lookups, next-ID allocation) cannot race another writer.
+    (idempotency lookups, next-ID allocation) cannot race another writer. While another
+    process holds the lock past the busy timeout, `BEGIN` is retried with backoff
+    (`graph.turn_records.retry_busy`); nothing has been done yet, so that is safe.
     """
-    conn.execute("BEGIN IMMEDIATE")
+    retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
         yield conn
     except BaseException:
