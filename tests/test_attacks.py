@@ -207,11 +207,20 @@ def test_customer_ids_are_normalised(service: SupportService) -> None:
     assert service.threads()[0].customer_id == "C001"
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garble"])
-def test_damaged_checkpoint_file_is_reported_with_its_path(data_dir: Path, damage: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("checkpoints.sqlite", "truncate"),
+        ("checkpoints.sqlite", "garble"),
+        ("crm.sqlite", "garble"),
+    ],
+)
+def test_damaged_database_file_is_reported_with_its_path(
+    data_dir: Path, name: str, damage: str
+) -> None:
     with SupportService(data_dir, Context(today=TODAY)) as service:
         service.send("How do I export my data to CSV?", thread_id="t-1", customer_id="C001")
-        path = service.checkpoint_path
+    path = data_dir / name
     for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
         sidecar.unlink(missing_ok=True)
     path.write_bytes(b"" if damage == "truncate" else b"garbage" * 4096)
