@@ -42,13 +42,15 @@ RESENDS = 3
 
 
 def refund_targets(crm_path: Path, count: int) -> list[tuple[str, str, float]]:
-    """`count` (customer, invoice, dollars) of recent paid invoices of at most $99, one per
-    customer while they last (then repeating: a second refund of one invoice is rejected)."""
+    """`count` (customer, invoice, dollars) of recent paid, never refunded invoices under
+    $100, one per customer while they last (then repeating: a second refund of one invoice
+    is rejected)."""
     conn = sqlite3.connect(crm_path)
     try:
         rows = conn.execute(
             "SELECT customer_id, id, amount FROM invoices WHERE status = 'paid' AND amount < 100 "
-            "AND issued_on >= date(?, '-25 days') GROUP BY customer_id ORDER BY customer_id",
+            "AND issued_on >= date(?, '-25 days') AND id NOT IN (SELECT invoice_id FROM refunds) "
+            "GROUP BY customer_id ORDER BY customer_id",
             (TODAY,),
         ).fetchall()
     finally:
