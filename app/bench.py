@@ -59,6 +59,42 @@ def _checkpoint_bytes(service: SupportService, folder: Path) -> int:
     return folder_bytes(folder, "checkpoints.sqlite")
 
 
+def _run_rounds(
+    service: SupportService,
+    thread_ids: list[str],
+    turns: int,
+    customer_id: str,
+    progress: Callable[[int, int], None] | None,
+) -> list[list[float]]:
+    """Send `turns` rounds (one turn of every thread each); return each round's turn
+    times in milliseconds."""
+    rounds: list[list[float]] = []
+    for turn in range(turns):
+        message = BENCH_MESSAGES[turn % len(BENCH_MESSAGES)]
+        timings = []
+        for thread_id in thread_ids:
+            t0 = time.perf_counter()
+            service.send(message, thread_id=thread_id, customer_id=customer_id)
+            timings.append((time.perf_counter() - t0) * 1000)
+        rounds.append(timings)
+        if progress is not None:
+            progress((turn + 1) * len(thread_ids), turns * len(thread_ids))
+    return rounds
+
+
+def _first_and_last(rounds: list[list[float]], threads: int) -> tuple[list[float], list[float]]:
+    """Turn times of the start and the end of the run: the first and last ten turns of one
+    thread, or the first and last whole cycles of `BENCH_MESSAGES` across several (so both
+    time the same mix of requests)."""
+    if threads == 1:
+        every_turn = [t for timings in rounds for t in timings]
+        return every_turn[:10], every_turn[-10:]
+    cycle = len(BENCH_MESSAGES)
+    first = [t for timings in rounds[:cycle] for t in timings]
+    last = [t for timings in rounds[-cycle:] for t in timings]
+    return first, last
+
+
 def run_bench(
     turns: int,
     customer_id: str = "C003",
@@ -67,10 +103,8 @@ def run_bench(
 ) -> dict[str, float | int]:
     """Run `threads` threads of `turns` turns each in one temporary folder; return the figures.
 
-    With one thread the turns run back to back. With several, the threads take turns in
-    rounds (turn 1 of every thread, then turn 2 of every thread...), as concurrent
-    conversations would, so each turn loads a thread that other turns have pushed out of
-    the service's cache when there are many.
+    With several threads, they take turns in rounds (turn 1 of every thread, then turn 2...),
+    as concurrent conversations would, pushing each other out of the service's cache.
 
     Args:
         turns: customer messages per thread (>= 1).
@@ -98,33 +132,17 @@ def run_bench(
     thread_ids = ["bench"] if threads == 1 else [f"bench-{i:05d}" for i in range(threads)]
     with tempfile.TemporaryDirectory(prefix="support-swarm-bench-") as tmp:
         folder = Path(tmp)
-        rounds: list[list[float]] = []
         with SupportService(folder) as service:
             service.send("hello", thread_id="warm-up", customer_id=customer_id)
             started = time.perf_counter()
-            for turn in range(turns):
-                message = BENCH_MESSAGES[turn % len(BENCH_MESSAGES)]
-                timings = []
-                for thread_id in thread_ids:
-                    t0 = time.perf_counter()
-                    service.send(message, thread_id=thread_id, customer_id=customer_id)
-                    timings.append((time.perf_counter() - t0) * 1000)
-                rounds.append(timings)
-                if progress is not None:
-                    progress((turn + 1) * threads, turns * threads)
+            rounds = _run_rounds(service, thread_ids, turns, customer_id, progress)
             total = time.perf_counter() - started
             last_thread = thread_ids[-1]
             load_ms = p50([_load_ms(service, last_thread) for _ in range(LOAD_REPEATS)])
             db_bytes = _checkpoint_bytes(service, folder)
         load_cold_ms = _cold_load_ms(folder, last_thread)
     every_turn = [t for timings in rounds for t in timings]
-    if threads == 1:
-        first, last = every_turn[:10], every_turn[-10:]
-    else:
-        # Whole cycles of the messages, so both figures time the same mix of requests.
-        cycle = len(BENCH_MESSAGES)
-        first = [t for timings in rounds[:cycle] for t in timings]
-        last = [t for timings in rounds[-cycle:] for t in timings]
+    first, last = _first_and_last(rounds, threads)
     return {
         "turns": turns,
         "threads": threads,

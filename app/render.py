@@ -37,6 +37,14 @@ def print_turn(console: Console, result: TurnResult) -> None:
     )
     for record in result.handoffs:
         console.print(_handoff_line(record))
+    if result.replayed:
+        console.print(
+            Text(
+                f"  already answered: message {result.message_id} was sent before; "
+                "this is its first result, nothing ran again",
+                style="dim",
+            )
+        )
     console.print(Text.assemble((f"{result.agent}: ", "bold green"), result.reply))
     if result.waiting_description:
         action = {

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.serialization import CompressedSerializer
+from graph.turn_records import _TURN_RESULTS_SQL, delete_turn_results, retry_busy
 
 _THREAD_INDEX_SQL = """
 CREATE TABLE IF NOT EXISTS thread_index (
@@ -31,6 +32,11 @@ CREATE TABLE IF NOT EXISTS thread_index (
     turns INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS idx_thread_index_updated ON thread_index(updated_at);
+CREATE TABLE IF NOT EXISTS thread_tombstones (
+    thread_id TEXT PRIMARY KEY,
+    customer_id TEXT,
+    pruned_at TEXT NOT NULL
+);
 """
 
 
@@ -59,6 +65,8 @@ class PruneResult:
     """Database size before pruning, bytes (file plus WAL on disk, or pages in memory)."""
     bytes_after: int
     """Database size after deleting and `VACUUM`, bytes (same measure)."""
+    kept: list[str] = field(default_factory=list)
+    """Threads old enough to prune but kept (waiting for a human, open tickets), sorted."""
 
 
 ConnOrSaver = sqlite3.Connection | SqliteSaver
@@ -86,8 +94,8 @@ def _stamp(moment: datetime) -> str:
 
 
 def ensure_thread_index(conn: sqlite3.Connection) -> None:
-    """Create the `thread_index` table and its index if they are missing."""
-    conn.executescript(_THREAD_INDEX_SQL)
+    """Create the `thread_index`, `thread_tombstones` and `turn_results` tables if missing."""
+    conn.executescript(_THREAD_INDEX_SQL + _TURN_RESULTS_SQL)
 
 
 def record_turn(
@@ -111,7 +119,7 @@ def record_turn(
 
     Raises:
         ValueError: `turns` is negative or `thread_id` is empty.
-        sqlite3.OperationalError: the database stayed locked by another writer.
+        sqlite3.OperationalError: the database stayed locked through every retry.
     """
     if turns < 0:
         raise ValueError(f"turns must be >= 0, got {turns}")
@@ -119,16 +127,40 @@ def record_turn(
         raise ValueError("The thread ID is empty.")
     stamp = _stamp(_utc(now))
     db, lock = _conn_and_lock(conn)
+
+    def write() -> None:
+        with lock:
+            try:
+                ensure_thread_index(db)
+                db.execute(
+                    "INSERT INTO thread_index (thread_id, customer_id, created_at, updated_at, "
+                    "turns) VALUES (?, ?, ?, ?, ?) ON CONFLICT(thread_id) DO UPDATE SET "
+                    "customer_id = excluded.customer_id, updated_at = excluded.updated_at, "
+                    "turns = excluded.turns",
+                    (str(thread_id), customer_id, stamp, stamp, int(turns)),
+                )
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+
+    retry_busy(write)
+
+
+def tombstone_owner(conn: ConnOrSaver, thread_id: str) -> tuple[bool, str | None]:
+    """Whether `thread_id` was pruned, and the customer it belonged to.
+
+    A pruned thread's ID stays reserved for its customer (`prune_threads` leaves a
+    tombstone), so another customer can never start a thread under it and inherit the
+    tickets and events that still name it.
+    """
+    db, lock = _conn_and_lock(conn)
     with lock:
         ensure_thread_index(db)
-        db.execute(
-            "INSERT INTO thread_index (thread_id, customer_id, created_at, updated_at, turns) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(thread_id) DO UPDATE SET "
-            "customer_id = excluded.customer_id, updated_at = excluded.updated_at, "
-            "turns = excluded.turns",
-            (str(thread_id), customer_id, stamp, stamp, int(turns)),
-        )
-        db.commit()
+        row = db.execute(
+            "SELECT customer_id FROM thread_tombstones WHERE thread_id = ?", (thread_id,)
+        ).fetchone()
+    return (False, None) if row is None else (True, None if row[0] is None else str(row[0]))
 
 
 def list_threads(conn: ConnOrSaver) -> list[ThreadRecord]:
@@ -187,30 +219,121 @@ def _latest_checkpoint_times(
     return times
 
 
+def _prune_candidates(db: sqlite3.Connection, serde: Any, cutoff: datetime) -> set[str]:
+    """Threads whose latest activity is before `cutoff` (index row, else latest checkpoint)."""
+    doomed = {
+        str(r[0])
+        for r in db.execute(
+            "SELECT thread_id FROM thread_index WHERE updated_at < ?", (_stamp(cutoff),)
+        )
+    }
+    unindexed = [
+        str(r[0])
+        for r in db.execute(
+            "SELECT DISTINCT thread_id FROM checkpoints "
+            "WHERE thread_id NOT IN (SELECT thread_id FROM thread_index)"
+        )
+    ]
+    for thread_id, ts in _latest_checkpoint_times(db, unindexed, serde).items():
+        if ts < cutoff:
+            doomed.add(thread_id)
+    return doomed
+
+
+def _owner(db: sqlite3.Connection, thread_id: str) -> str | None:
+    """The customer of `thread_id`: its index row, else its latest checkpoint's metadata."""
+    row = db.execute(
+        "SELECT customer_id FROM thread_index WHERE thread_id = ?", (thread_id,)
+    ).fetchone()
+    if row is not None and row[0]:
+        return str(row[0])
+    row = db.execute(
+        "SELECT json_extract(CAST(metadata AS TEXT), '$.customer_id') FROM checkpoints "
+        "WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
+        (thread_id,),
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def _delete_thread(db: sqlite3.Connection, thread_id: str, cutoff: datetime) -> bool:
+    """Delete one thread in its own transaction, leaving a tombstone with its owner;
+    False (nothing deleted) when a turn made it younger than `cutoff` meanwhile."""
+    try:
+        row = db.execute(
+            "SELECT updated_at FROM thread_index WHERE thread_id = ?", (thread_id,)
+        ).fetchone()
+        if row is not None and str(row[0]) >= _stamp(cutoff):
+            db.rollback()
+            return False
+        db.execute(
+            "INSERT OR REPLACE INTO thread_tombstones (thread_id, customer_id, pruned_at) "
+            "VALUES (?, ?, ?)",
+            (thread_id, _owner(db, thread_id), _stamp(_utc(None))),
+        )
+        for table in ("writes", "checkpoints", "thread_index"):
+            db.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
+        delete_turn_results(db, thread_id)
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    return True
+
+
+def _delete_locked(
+    db: sqlite3.Connection,
+    lock: AbstractContextManager[Any],
+    thread_id: str,
+    cutoff: datetime,
+    thread_lock: Callable[[str], AbstractContextManager[Any]] | None,
+) -> bool:
+    """`_delete_thread` holding the thread's run lock (when given) and the saver's lock."""
+    with thread_lock(thread_id) if thread_lock else nullcontext(), lock:
+        return _delete_thread(db, thread_id, cutoff)
+
+
+def _shrink(conn_or_saver: ConnOrSaver, removed: list[str]) -> int:
+    """After deleting `removed`: VACUUM, truncate the WAL, drop the saver's cached values;
+    return the database size in bytes."""
+    db, lock = _conn_and_lock(conn_or_saver)
+    with lock:
+        if removed:
+            db.execute("VACUUM")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = _database_bytes(db)
+    forget = getattr(conn_or_saver, "forget", None)
+    if callable(forget):
+        for thread_id in removed:
+            forget(thread_id)
+    return size
+
+
 def prune_threads(
     conn_or_saver: ConnOrSaver,
     older_than: timedelta,
     now: datetime | None = None,
+    *,
+    keep: Collection[str] = (),
+    thread_lock: Callable[[str], AbstractContextManager[Any]] | None = None,
 ) -> PruneResult:
     """Delete every thread whose latest activity is older than `older_than`, then VACUUM.
 
-    A thread's latest activity is its `updated_at` in `thread_index` (kept by
-    `record_turn`); a thread missing from the index is judged by the `ts` of its latest
-    checkpoint instead. All checkpoints and writes of the selected threads (every
-    namespace) and their index rows are deleted in one transaction; younger threads are
-    untouched. `VACUUM` and a WAL checkpoint then give the freed pages back to the file
-    system.
+    Latest activity: `updated_at` in `thread_index`, else the `ts` of the latest
+    checkpoint. Each thread goes (checkpoints, writes, index row, turn results) in its own
+    transaction under `thread_lock(thread_id)`, leaving a tombstone with its customer so
+    its ID is never given to another customer (`tombstone_owner`). `VACUUM` and a WAL
+    checkpoint then give the freed pages back to the file system.
 
     Args:
-        conn_or_saver: the checkpoint database connection, or the saver using it (a saver
-            with a `forget(thread_id)` method, as `graph.persistence.SupportCheckpointer`,
-            also drops its cached values of the removed threads).
+        conn_or_saver: the checkpoint database connection, or the saver using it (its
+            `forget(thread_id)`, if any, drops cached values of the removed threads).
         older_than: age limit, e.g. `timedelta(days=30)`; must not be negative.
         now: the reference time; the current time when None (naive counts as UTC).
+        keep: thread IDs never deleted (pending work); reported as `kept` when old.
+        thread_lock: the per-thread run lock, so no thread is pruned mid-turn; or None.
 
     Returns:
-        A `PruneResult` with the removed thread IDs and the database size (bytes) before
-        and after.
+        A `PruneResult`: removed and kept thread IDs, file size (bytes) before and after.
 
     Raises:
         ValueError: `older_than` is negative.
@@ -227,45 +350,19 @@ def prune_threads(
         ensure_thread_index(db)
         db.commit()
         bytes_before = _database_bytes(db)
-        doomed = {
-            str(r[0])
-            for r in db.execute(
-                "SELECT thread_id FROM thread_index WHERE updated_at < ?", (_stamp(cutoff),)
-            )
-        }
-        unindexed = [
-            str(r[0])
-            for r in db.execute(
-                "SELECT DISTINCT thread_id FROM checkpoints "
-                "WHERE thread_id NOT IN (SELECT thread_id FROM thread_index)"
-            )
-        ]
-        for thread_id, ts in _latest_checkpoint_times(db, unindexed, serde).items():
-            if ts < cutoff:
-                doomed.add(thread_id)
-        removed = sorted(doomed)
-        try:
-            for thread_id in removed:
-                db.execute("DELETE FROM writes WHERE thread_id = ?", (thread_id,))
-                db.execute("DELETE FROM checkpoints WHERE thread_id = ?", (thread_id,))
-                db.execute("DELETE FROM thread_index WHERE thread_id = ?", (thread_id,))
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
-        if removed:
-            db.execute("VACUUM")
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        bytes_after = _database_bytes(db)
-    forget = getattr(conn_or_saver, "forget", None)
-    if callable(forget):
-        for thread_id in removed:
-            forget(thread_id)
+        candidates = _prune_candidates(db, serde, cutoff)
+    removed = [
+        thread_id
+        for thread_id in sorted(candidates - set(keep))
+        if _delete_locked(db, lock, thread_id, cutoff, thread_lock)
+    ]
+    bytes_after = _shrink(conn_or_saver, removed)
     return PruneResult(
         threads_removed=len(removed),
         thread_ids=removed,
         bytes_before=bytes_before,
         bytes_after=bytes_after,
+        kept=sorted(candidates & set(keep)),
     )
 
 

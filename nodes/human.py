@@ -24,7 +24,7 @@ from graph.context import Context, thread_id_of
 from graph.state import SupportState
 from nodes import prompts
 from tools import database
-from tools.refunds import decide_manager_approval
+from tools.refund_decisions import decide_manager_approval
 from tools.tickets import update_ticket
 
 

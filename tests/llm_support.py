@@ -26,6 +26,10 @@ import nodes.specialist
 import nodes.triage
 from app.service import SupportService, TurnResult
 from graph.context import Context
+from graph.identity import Caller
+
+STAFF = Caller.agent("test desk")
+"""The support team reading threads in these tests."""
 
 FAKE_MODEL = "fake:scripted"
 """Model name that `plug_scripted_model` routes to the scripted model."""
@@ -88,13 +92,13 @@ def last_tool_result(messages: Sequence[BaseMessage], name: str | None = None) -
 
 def tool_messages(desk: SupportService, thread_id: str, name: str) -> list[ToolMessage]:
     """Every result of tool `name` stored on the thread."""
-    messages = desk.state(thread_id)["messages"]
+    messages = desk.state(thread_id, caller=STAFF)["messages"]
     return [m for m in messages if isinstance(m, ToolMessage) and m.name == name]
 
 
 def called_tools(desk: SupportService, thread_id: str) -> list[str]:
     """Names of every tool call stored on the thread, in order."""
-    messages = desk.state(thread_id)["messages"]
+    messages = desk.state(thread_id, caller=STAFF)["messages"]
     return [c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
 
 

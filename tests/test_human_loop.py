@@ -18,8 +18,12 @@ from app.service import (
     UnknownThreadError,
 )
 from graph.context import Context
+from graph.identity import Caller
 from tests.conftest import crm_rows
 from tools import refunds as refund_policy
+
+STAFF = Caller.agent("test desk")
+"""The support team reading threads in these tests."""
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +67,7 @@ def test_escalation_waits_for_a_human_reply_from_another_process(
     )
     assert done.returncode == 0, done.stderr
 
-    state = service.state("t-esc")
+    state = service.state("t-esc", caller=STAFF)
     last = state["messages"][-1]
     assert last.name == "human:Priya" and "added a credit" in last.text
     assert state["escalation"]["status"] == "resolved"
@@ -114,14 +118,14 @@ def test_denied_large_refund_tells_the_customer_why(service: SupportService) -> 
 
 def test_human_actions_on_threads_not_waiting_are_refused(service: SupportService) -> None:
     service.send("How do I export my data to CSV?", thread_id="t-calm", customer_id="C001")
-    before = service.checkpoints("t-calm")
+    before = service.checkpoints("t-calm", caller=STAFF)
     with pytest.raises(NotWaitingError, match="not paused"):
         service.approve("t-calm")
     with pytest.raises(NotWaitingError):
         service.reply("t-calm", "hi")
     with pytest.raises(ValueError, match="reason"):
         service.deny("t-calm", reason=" ")
-    assert service.checkpoints("t-calm") == before
+    assert service.checkpoints("t-calm", caller=STAFF) == before
     large_refund(service, "t-wrong-kind")
     with pytest.raises(NotWaitingError, match="refund decision"):
         service.reply("t-wrong-kind", "we are looking into it")
@@ -181,7 +185,7 @@ def test_failure_inside_the_refund_tool_step_then_resume_refunds_once(
         assert snapshot.next == ("refunds_tools",)
         service._run("t-kill", "C002", None, "(resume)")
         assert len(refund_rows(service, "C002")) == 1
-        assert "5-10 business days" in service.state("t-kill")["messages"][-1].text
+        assert "5-10 business days" in service.state("t-kill", caller=STAFF)["messages"][-1].text
 
 
 _KILLED_MID_TURN = """
@@ -236,13 +240,13 @@ def test_process_killed_after_the_refund_write_then_message_sent_again_refunds_o
     with SupportService(data_dir, Context(today="2026-11-22")) as service:
         assert len(refund_rows(service, "C002")) == 1
         with pytest.raises(UnknownThreadError):  # a turn is saved whole or not at all
-            service.history("t-dead")
+            service.history("t-dead", caller=STAFF)
     again = run("live")
     assert again.returncode == 0, again.stderr
     assert "5-10 business days" in again.stdout, "the customer hears the refund went through"
     with SupportService(data_dir, Context(today="2026-11-22")) as service:
         assert len(refund_rows(service, "C002")) == 1
-        assert len(service.history("t-dead")) == 1
+        assert len(service.history("t-dead", caller=STAFF)) == 1
 
 
 def test_replay_from_before_a_refund_gives_the_same_reply_and_no_new_refund(
@@ -254,12 +258,12 @@ def test_replay_from_before_a_refund_gives_the_same_reply_and_no_new_refund(
         customer_id="C002",
     )
     assert len(refund_rows(service, "C002")) == 1
-    before_turn = next(c for c in service.checkpoints("t-replay") if c.turn == 0)
-    replayed = service.replay("t-replay", before_turn.checkpoint_id)
+    before_turn = next(c for c in service.checkpoints("t-replay", caller=STAFF) if c.turn == 0)
+    replayed = service.replay("t-replay", before_turn.checkpoint_id, caller=STAFF)
     assert replayed.reply == first.reply
     assert len(refund_rows(service, "C002")) == 1
     with pytest.raises(UnknownCheckpointError):
-        service.replay("t-replay", "not-a-checkpoint")
+        service.replay("t-replay", "not-a-checkpoint", caller=STAFF)
 
 
 def test_fork_with_an_edited_message_leaves_the_original_unchanged(
@@ -269,21 +273,24 @@ def test_fork_with_an_edited_message_leaves_the_original_unchanged(
     service.send(
         "I want to upgrade from Professional to Enterprise", thread_id="t-orig", customer_id="C001"
     )
-    original = service.history("t-orig")
-    before_turn_2 = next(c for c in service.checkpoints("t-orig") if c.turn == 1 and not c.next)
+    original = service.history("t-orig", caller=STAFF)
+    before_turn_2 = next(
+        c for c in service.checkpoints("t-orig", caller=STAFF) if c.turn == 1 and not c.next
+    )
     forked = service.fork(
         "t-orig",
         before_turn_2.checkpoint_id,
         "I want to upgrade from Professional to Starter",
+        caller=STAFF,
         new_thread_id="t-fork",
     )
     assert forked.thread_id == "t-fork"
-    fork_history = service.history("t-fork")
+    fork_history = service.history("t-fork", caller=STAFF)
     assert [t.customer for t in fork_history] == [
         "How do I export my data to CSV?",
         "I want to upgrade from Professional to Starter",
     ]
-    assert service.history("t-orig") == original
+    assert service.history("t-orig", caller=STAFF) == original
     assert service.thread_owner("t-fork") == "C001"
 
 
@@ -332,4 +339,4 @@ def test_two_managers_approving_at_once_take_turns_and_refund_once(
     rows = refund_rows(service, "C004")
     assert len(rows) == 1 and rows[0]["amount"] == 750.0
     assert service.pending("t-race") is None
-    assert len([t for t in service.history("t-race") if t.number == 1]) == 1
+    assert len([t for t in service.history("t-race", caller=STAFF) if t.number == 1]) == 1

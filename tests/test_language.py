@@ -10,6 +10,7 @@ import pytest
 from app.service import SupportService
 from evals.languages import evaluate_languages, load_language_rows
 from evals.scripted_model import ScriptedChatModel, decision, reply
+from graph.identity import Caller
 from graph.registry import BILLING
 from local_model.chat_model import LocalSupportModel
 from local_model.language import detect_language
@@ -69,7 +70,7 @@ def test_spanish_invoice_question_gets_billing_answer_and_offer_of_a_person(
         service, "SELECT id FROM invoices WHERE customer_id = 'C001' ORDER BY issued_on DESC"
     )[0]
     assert latest["id"] in result.reply
-    assert service.state("t-es")["triage"]["language"] == "es"
+    assert service.state("t-es", caller=Caller.agent())["triage"]["language"] == "es"
 
 
 def test_out_of_scope_in_another_language_is_not_refused(service: SupportService) -> None:
@@ -97,7 +98,7 @@ def test_llm_specialist_is_told_to_answer_in_the_customers_language(
     plug_scripted_model(monkeypatch, model)
     with open_desk(tmp_path / "data", triage_mode="llm") as desk:
         result = desk.send("Necesito ayuda con mi factura", thread_id="t-llm", customer_id="C001")
-        assert desk.state("t-llm")["triage"]["language"] == "es"
+        assert desk.state("t-llm", caller=Caller.agent())["triage"]["language"] == "es"
     assert result.reply == "Claro, su última factura es INV-10012."
     [call] = model.calls_for("billing")
     assert "wrote in language 'es'" in call.system_prompt

@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "graph.departments",
             "graph.registry",
             "graph.identity",
+            "graph.identifiers",
         ),
     ),
     (
@@ -34,6 +35,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "graph.persistence",
             "graph.async_checkpoints",
             "graph.thread_index",
+            "graph.checkpoint_db",
+            "graph.db_files",
+            "graph.turn_records",
         ),
     ),
     ("agents", ("graph.models", "graph.handoffs", "graph.routing", "nodes")),

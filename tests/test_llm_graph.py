@@ -32,6 +32,7 @@ from evals.scripted_model import (
     reply,
 )
 from graph import handoffs
+from graph.identity import Caller
 from graph.registry import DEPARTMENTS
 from nodes import prompts
 from tests.llm_support import (
@@ -45,6 +46,9 @@ from tests.llm_support import (
     rows,
     tool_messages,
 )
+
+STAFF = Caller.agent("test desk")
+"""The support team reading threads in these tests."""
 
 
 def answer_from(tool: str, compose: Callable[[dict[str, Any]], str]) -> Callable:
@@ -214,7 +218,7 @@ def test_standard_scenarios_with_a_tool_calling_model(
     results = run_scenario(data_dir, scenario, "t-llm")
     with open_desk(data_dir) as desk:
         check_scenario_effects(scenario.title, desk, results)
-        messages = desk.state("t-llm")["messages"]
+        messages = desk.state("t-llm", caller=STAFF)["messages"]
     assert_tool_calls_answered(messages)
     assert model.remaining() == {}, "every scripted step is used"
     assert model.count(TRIAGE_ROLE) == TRIAGE_CALLS.get(scenario.title, 0)
@@ -250,7 +254,7 @@ def test_confident_classifier_decision_makes_no_triage_call(
     plug_scripted_model(monkeypatch, model)
     with open_desk(data_dir) as desk:
         result = desk.send("How do I export my data to CSV?", thread_id="t", customer_id="C001")
-        state = desk.state("t")
+        state = desk.state("t", caller=STAFF)
     assert result.route == ["triage", "faq"]
     assert model.count(TRIAGE_ROLE) == 0 and model.count("faq") == 1
     assert state["triage"]["decided_by"] == "classifier"
@@ -270,7 +274,7 @@ def test_unsure_classifier_asks_the_triage_model_exactly_once(
     plug_scripted_model(monkeypatch, model)
     with open_desk(data_dir) as desk:
         result = desk.send("I have a question about my account", thread_id="t", customer_id="C001")
-        state = desk.state("t")
+        state = desk.state("t", caller=STAFF)
     assert model.count(TRIAGE_ROLE) == 1 and model.count() == 1
     assert state["triage"]["decided_by"] == "llm"
     assert result.intent == "clarify" and result.reply == question
@@ -307,9 +311,9 @@ def test_llm_triage_mode_calls_the_triage_model_every_turn(
     plug_scripted_model(monkeypatch, {"fake:triage": triage_model, FAKE_MODEL: specialists})
     with open_desk(data_dir, triage_mode="llm", triage_model="fake:triage") as desk:
         first = desk.send("How do I export my data to CSV?", thread_id="t", customer_id="C001")
-        assert desk.state("t")["triage"]["decided_by"] == "llm"
+        assert desk.state("t", caller=STAFF)["triage"]["decided_by"] == "llm"
         second = desk.send("What's the weather in Paris?", thread_id="t", customer_id="C001")
-        assert desk.state("t")["triage"]["decided_by"] == "llm"
+        assert desk.state("t", caller=STAFF)["triage"]["decided_by"] == "llm"
     assert triage_model.count() == 2 and triage_model.specialist_calls == 0
     assert specialists.count() == 1 and specialists.count(TRIAGE_ROLE) == 0
     assert (first.route, second.route) == (["triage", "faq"], ["triage"])
@@ -328,7 +332,7 @@ def test_triage_model_failure_falls_back_to_the_classifier(
     plug_scripted_model(monkeypatch, model)
     with open_desk(data_dir, triage_mode="llm") as desk:
         result = desk.send("How do I export my data to CSV?", thread_id="t", customer_id="C001")
-        assert desk.state("t")["triage"]["decided_by"] == "classifier"
+        assert desk.state("t", caller=STAFF)["triage"]["decided_by"] == "classifier"
     assert result.route == ["triage", "faq"] and result.reply == "See KB-014."
 
 
@@ -374,7 +378,7 @@ def test_transfer_tool_hands_over_with_the_payload_in_the_next_prompt(
         result = desk.send(
             "Actually, can I also upgrade my plan?", thread_id="t", customer_id="C005"
         )
-        state = desk.state("t")
+        state = desk.state("t", caller=STAFF)
     assert result.route == ["triage", "billing", "sales"]
     assert result.agent == "sales" and result.reply == "Professional is $99 a month."
     record = state["handoffs"][-1]
@@ -406,7 +410,7 @@ def test_ping_pong_between_two_specialists_goes_to_a_human(
             thread_id="t",
             customer_id="C001",
         )
-        state = desk.state("t")
+        state = desk.state("t", caller=STAFF)
     assert result.route == ["triage", "technical", "billing", "escalation"]
     assert [(h["from_agent"], h["to_agent"]) for h in result.handoffs] == [
         ("technical", "billing"),
@@ -438,7 +442,7 @@ def test_handoff_chain_stops_at_the_budget(data_dir: Path, monkeypatch: pytest.M
             thread_id="t",
             customer_id="C001",
         )
-        state = desk.state("t")
+        state = desk.state("t", caller=STAFF)
     # five transfers go through (no A -> B -> A anywhere); the sixth goes to a human
     assert result.route == ["triage", *chain[:6], "escalation"]
     assert len(result.handoffs) == 6
@@ -470,7 +474,7 @@ def test_two_transfers_in_one_reply_follow_only_the_first(
         result = desk.send(
             "I have a question about my last invoice", thread_id="t", customer_id="C005"
         )
-        state = desk.state("t")
+        state = desk.state("t", caller=STAFF)
     assert result.route == ["triage", "billing", "sales"]
     assert [(h["from_agent"], h["to_agent"]) for h in result.handoffs] == [("billing", "sales")]
     assert state["turn_handoffs"] == 1
@@ -509,7 +513,7 @@ def test_a_transfer_is_applied_in_the_agents_own_step(
         desk.graph.update_state(desk.config("t"), {"active_agent": None})
         mixed = steps_of_turn(desk, "I have a question about my last invoice")
         assert mixed == ["triage", "billing", "billing_tools", "sales"]
-        state = desk.state("t")
+        state = desk.state("t", caller=STAFF)
     assert [(h["from_agent"], h["to_agent"]) for h in state["handoffs"]] == [
         ("billing", "sales"),
         ("billing", "sales"),
@@ -536,7 +540,7 @@ def test_promised_transfer_without_a_tool_call_reaches_the_next_agent(
         result = desk.send(
             "I have a question about my last invoice", thread_id="t", customer_id="C001"
         )
-        state = desk.state("t")
+        state = desk.state("t", caller=STAFF)
     assert result.route == ["triage", "sales", "billing"]
     assert result.agent == "billing" and result.reply == "Your last invoice: ..."
     assert [(h["from_agent"], h["to_agent"]) for h in result.handoffs] == [("sales", "billing")]
@@ -567,7 +571,7 @@ def test_malformed_arguments_twice_apologise_with_a_ticket_then_the_thread_recov
         first = desk.send(
             "I have a question about my last invoice", thread_id="t", customer_id="C005"
         )
-        state = desk.state("t")
+        state = desk.state("t", caller=STAFF)
         errors = [m for m in state["messages"] if isinstance(m, ToolMessage)]
         assert [m.status for m in errors] == ["error", "error"]
         assert "could not be parsed" in errors[0].text
@@ -583,7 +587,7 @@ def test_malformed_arguments_twice_apologise_with_a_ticket_then_the_thread_recov
         second = desk.send("Can you show me my last invoice?", thread_id="t", customer_id="C005")
         assert second.route == ["triage", "billing"]
         assert second.reply.startswith("Latest: INV-")
-        assert_tool_calls_answered(desk.state("t")["messages"])
+        assert_tool_calls_answered(desk.state("t", caller=STAFF)["messages"])
     assert model.remaining() == {}
 
 
@@ -606,7 +610,7 @@ def test_one_malformed_call_is_corrected_without_a_ticket(
             thread_id="t",
             customer_id="C003",
         )
-        assert_tool_calls_answered(desk.state("t")["messages"])
+        assert_tool_calls_answered(desk.state("t", caller=STAFF)["messages"])
     assert result.reply == "INV-10030"
     assert rows(data_dir / "crm.sqlite", "SELECT * FROM tickets WHERE thread_id = 't'") == []
 
@@ -622,7 +626,7 @@ def test_valid_and_malformed_calls_in_one_reply_keep_the_history_valid(
     plug_scripted_model(monkeypatch, model)
     with open_desk(data_dir) as desk:
         result = desk.send("My payment failed", thread_id="t", customer_id="C005")
-        messages = desk.state("t")["messages"]
+        messages = desk.state("t", caller=STAFF)["messages"]
     assert result.reply == "ok"
     assert_tool_calls_answered(messages)
     # every request the model received was a valid history too
@@ -675,7 +679,7 @@ def test_model_failure_gives_a_graceful_reply_and_a_ticket(
         assert (
             rows(data_dir / "crm.sqlite", "SELECT * FROM refunds WHERE customer_id = 'C002'") == []
         )
-        assert_tool_calls_answered(desk.state("t")["messages"])
+        assert_tool_calls_answered(desk.state("t", caller=STAFF)["messages"])
 
         second = desk.send(
             "I was charged twice this month and want my money back",
@@ -802,7 +806,7 @@ def test_two_refunds_needing_approval_in_one_reply_pause_once(
         )
         assert len(tickets) == 2
         assert rows(desk.crm_path, "SELECT * FROM refunds WHERE customer_id = 'C004'") == []
-        assert_tool_calls_answered(desk.state("t")["messages"])
+        assert_tool_calls_answered(desk.state("t", caller=STAFF)["messages"])
 
 
 def test_hybrid_follow_up_to_the_active_specialist_needs_no_triage_call(
@@ -822,6 +826,6 @@ def test_hybrid_follow_up_to_the_active_specialist_needs_no_triage_call(
             "I want to upgrade from Professional to Enterprise", thread_id="t", customer_id="C001"
         )
         result = desk.send("yes, please do that", thread_id="t", customer_id="C001")
-        assert desk.state("t")["triage"]["decided_by"] == "followup"
+        assert desk.state("t", caller=STAFF)["triage"]["decided_by"] == "followup"
     assert result.agent == "sales"
     assert [c.role for c in model.calls].count("triage") == 0

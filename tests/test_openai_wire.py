@@ -25,6 +25,7 @@ from app.service import SupportService
 from evals.demo import SCENARIOS, Scenario
 from graph.builder import compile_graph
 from graph.context import Context
+from graph.identity import Caller
 from graph.models import load_chat_model
 from graph.persistence import open_checkpointer
 from nodes import prompts
@@ -39,6 +40,9 @@ from tests.openai_replay_server import (
     text,
     tool_calls,
 )
+
+STAFF = Caller.agent("test desk")
+"""The support team reading threads in these tests."""
 
 MODEL = "openai:test-model"
 
@@ -78,7 +82,7 @@ def test_tool_call_round_trip_on_the_wire(replay: ReplayServer, data_dir: Path) 
             thread_id="t",
             customer_id="C003",
         )
-        assert_tool_calls_answered(desk.state("t")["messages"])
+        assert_tool_calls_answered(desk.state("t", caller=STAFF)["messages"])
     assert result.route == ["triage", "billing"]
     assert result.reply == "That was invoice INV-10030, your Priority Support add-on."
     assert len(replay.requests) == 2  # the classifier was sure: no triage request
@@ -125,7 +129,7 @@ def test_unsure_triage_asks_the_model_for_structured_output(
     )
     with open_desk(data_dir) as desk:
         result = desk.send("I have a question about my account", thread_id="t", customer_id="C001")
-        assert desk.state("t")["triage"]["decided_by"] == "llm"
+        assert desk.state("t", caller=STAFF)["triage"]["decided_by"] == "llm"
     assert result.route == ["triage", "billing"]
     triage_request = replay.requests[0]
     schema = triage_request["response_format"]["json_schema"]
@@ -294,7 +298,7 @@ def test_malformed_arguments_twice_on_the_wire(replay: ReplayServer, data_dir: P
         tickets = rows(crm, "SELECT * FROM tickets WHERE thread_id = 't'")
         assert len(tickets) == 1
         assert first.reply == prompts.GIVE_UP_REPLY.format(ticket_id=tickets[0]["id"])
-        assert_tool_calls_answered(desk.state("t")["messages"])
+        assert_tool_calls_answered(desk.state("t", caller=STAFF)["messages"])
         second = desk.send(
             "Can you explain what the $49.99 charge on March 1st was for?",
             thread_id="t",
@@ -342,4 +346,4 @@ def test_standard_scenarios_against_a_real_server(
         for message in scenario.messages + scenario.resume_in_new_process:
             results.append(desk.send(message, thread_id="t", customer_id=scenario.customer_id))
         check_scenario_effects(scenario.title, desk, results, exact_route=False)
-        assert_tool_calls_answered(desk.state("t")["messages"])
+        assert_tool_calls_answered(desk.state("t", caller=STAFF)["messages"])

@@ -14,8 +14,12 @@ import tools.agent_tools as agent_tools
 from app.bench import BENCH_MESSAGES
 from app.service import SupportService
 from graph.context import Context
+from graph.identity import Caller
 from local_model.chat_model import LocalSupportModel
 from nodes.specialist import earlier_summary, tool_step_state, window_start
+
+STAFF = Caller.agent("test desk")
+"""The support team reading threads in these tests."""
 
 
 def random_conversation(rng: random.Random, turns: int) -> list[BaseMessage]:
@@ -100,7 +104,7 @@ def run_thread(data_dir: Path, texts: list[str]) -> list[BaseMessage]:
     with SupportService(data_dir, Context(today="2026-11-22")) as service:
         for text in texts:
             service.send(text, thread_id="t", customer_id="C003")
-        return list(service.state("t")["messages"])
+        return list(service.state("t", caller=STAFF)["messages"])
 
 
 def test_a_small_window_changes_nothing_the_embedded_model_does(

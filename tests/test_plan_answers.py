@@ -7,6 +7,7 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage
 
 from app.service import SupportService
+from graph.identity import Caller
 from tests.conftest import crm_rows
 
 DIFFERENCE = "What's the difference between Professional and Enterprise?"
@@ -17,7 +18,7 @@ def plan_changes(service: SupportService, customer: str) -> list:
 
 
 def calls(service: SupportService, thread: str, name: str) -> list[dict]:
-    messages = service.state(thread)["messages"]
+    messages = service.state(thread, caller=Caller.agent())["messages"]
     return [
         c["args"]
         for m in messages

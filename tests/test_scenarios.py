@@ -9,11 +9,15 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage, ToolMessage
 
 from app.service import SupportService
+from graph.identity import Caller
 from tests.conftest import crm_rows
+
+STAFF = Caller.agent("test desk")
+"""The support team reading threads in these tests."""
 
 
 def tool_calls_in_thread(service: SupportService, thread_id: str) -> list[str]:
-    messages = service.state(thread_id)["messages"]
+    messages = service.state(thread_id, caller=STAFF)["messages"]
     return [c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
 
 
@@ -83,7 +87,7 @@ def test_upgrade_quotes_the_real_difference_and_a_capped_offer(service: SupportS
     assert "$200.00" in result.reply
     offers = [
         m
-        for m in service.state("t-up")["messages"]
+        for m in service.state("t-up", caller=STAFF)["messages"]
         if isinstance(m, ToolMessage) and m.name == "get_upgrade_offer"
     ]
     assert offers, "sales should fetch an offer"
@@ -109,9 +113,9 @@ def test_topic_change_is_a_recorded_handoff_from_billing_to_sales(
     assert second.route[:3] == ["triage", "billing", "sales"]
     assert [(h["from_agent"], h["to_agent"]) for h in second.handoffs] == [("billing", "sales")]
     assert second.handoffs[0]["reason"]
-    state = service.state("t-switch")
+    state = service.state("t-switch", caller=STAFF)
     assert state["handoffs"][-1]["to_agent"] == "sales"
-    history = service.history("t-switch")
+    history = service.history("t-switch", caller=STAFF)
     assert history[1].handoffs[0]["from_agent"] == "billing"
     assert history[1].replies[-1][0] == "sales"
 

@@ -12,9 +12,13 @@ import pytest
 
 from app.service import SupportService, ThreadOwnerError, UnknownThreadError
 from graph.context import MAX_MESSAGE_CHARS, Context
+from graph.identity import Caller
 from nodes.triage import InvalidMessageError
 from tests.conftest import crm_rows
 from tools.customers import UnknownCustomerError
+
+STAFF = Caller.agent("test desk")
+"""The support team reading threads in these tests."""
 
 PROJECT = Path(__file__).resolve().parents[1]
 CRM_TABLES = ("refunds", "tickets", "plan_changes", "conversation_events")
@@ -50,7 +54,7 @@ def test_bad_input_is_refused_clearly_and_writes_nothing(
         assert word in str(raised.value)
     assert write_counts(service) == before
     with pytest.raises(UnknownThreadError):
-        service.history("t-bad")
+        service.history("t-bad", caller=STAFF)
 
 
 def test_thread_of_another_customer_is_refused(service: SupportService) -> None:
@@ -61,7 +65,7 @@ def test_thread_of_another_customer_is_refused(service: SupportService) -> None:
 
 def test_unknown_thread_history_is_a_clear_error(service: SupportService) -> None:
     with pytest.raises(UnknownThreadError, match="nope"):
-        service.history("nope")
+        service.history("nope", caller=STAFF)
 
 
 def test_thread_memory_survives_reopening_the_service(data_dir: Path) -> None:
@@ -75,7 +79,7 @@ def test_thread_memory_survives_reopening_the_service(data_dir: Path) -> None:
     with SupportService(data_dir, context) as second:
         result = second.send("yes, please do that", thread_id="t-mem", customer_id="C001")
         assert result.agent == "sales"
-        assert [t.customer for t in second.history("t-mem")] == [
+        assert [t.customer for t in second.history("t-mem", caller=STAFF)] == [
             "I want to upgrade from Professional to Enterprise",
             "yes, please do that",
         ]

@@ -1,7 +1,7 @@
 """The Lumen product catalogue: plans, prices, seats, limits, features, add-ons and terms.
 
 One fixture, `tools/fixtures/catalogue.json`, is the single source of every plan fact the
-tools state (DESIGN.md "Data and tools": Free $0, Starter $29, Professional $99,
+tools state (docs/architecture.md "Data and tools": Free $0, Starter $29, Professional $99,
 Enterprise $299 per month). `tools.plans` builds its plans from it, the sales tools read
 it, and a test checks the knowledge-base articles on plans, retention, seats and limits
 against it number by number.

@@ -13,18 +13,12 @@ recreate", docs/architecture.md "Data and tools"); `PRAGMA user_version` records
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import sqlite3
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
 
-from sqlalchemy.pool import QueuePool
+from graph.turn_records import retry_busy
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 """Folder holding the committed fixture files (crm.json, kb/, service_status.json)."""
@@ -172,7 +166,22 @@ _MIGRATION_2 = (
 )
 """Version 2: knowledge base with FTS5, service status, audit trail, idempotency records."""
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
+_MIGRATION_3 = (
+    """CREATE TABLE refund_approvals (
+        ticket_id TEXT PRIMARY KEY REFERENCES tickets(id),
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        invoice_id TEXT NOT NULL REFERENCES invoices(id),
+        amount REAL NOT NULL CHECK (amount > 0),
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'closed')),
+        created_at TEXT NOT NULL,
+        decided_at TEXT
+    )""",
+    "CREATE INDEX idx_refund_approvals_customer ON refund_approvals(customer_id, status)",
+)
+"""Version 3: refund requests waiting for a manager, so they count toward the refund
+thresholds of the invoice and the customer (`tools.refunds.refund_exposure`)."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
 """Schema migrations in order; migration `i` (0-based) moves `user_version` from i to i+1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -190,9 +199,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
     Connections from `connect` are in autocommit mode, so multi-statement writes use this
     to stay atomic; `IMMEDIATE` takes the write lock up front so check-then-write sequences
-    (idempotency lookups, next-ID allocation) cannot race another writer.
+    (idempotency lookups, next-ID allocation) cannot race another writer. While another
+    process holds the lock past the busy timeout, `BEGIN` is retried with backoff
+    (`graph.turn_records.retry_busy`); nothing has been done yet, so that is safe.
     """
-    conn.execute("BEGIN IMMEDIATE")
+    retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
         yield conn
     except BaseException:
@@ -244,116 +255,13 @@ def connect(
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
-        _seed_if_needed(conn, kb_dir=kb_dir, status_file=status_file)
+        from tools.seeding import seed_if_needed  # it imports this module
+
+        seed_if_needed(conn, kb_dir=kb_dir, status_file=status_file)
     except BaseException:
         conn.close()
         raise
     return conn
-
-
-POOL_SIZE = 4
-"""Idle connections a pool keeps per CRM file (more are opened when more are in use)."""
-
-POOLED_FILES = 8
-"""CRM files with a pool at once; the least recently used pool is closed beyond that."""
-
-FIXTURE_CHECK_SECONDS = 1.0
-"""Seconds between checks of the knowledge-base folder and status file for a pooled file:
-an edited article or status change is picked up within this time."""
-
-
-class _CrmPool:
-    """A connection pool for one CRM file and its fixture sources."""
-
-    def __init__(self, path: Path, kb_dir: str | Path | None, status_file: str | Path | None):
-        self.kb_dir = kb_dir
-        self.status_file = status_file
-        self.checked_at = time.monotonic()
-        self.lock = threading.Lock()
-        self.path = path
-        self.pool = QueuePool(
-            self._open,
-            pool_size=POOL_SIZE,
-            max_overflow=-1,
-            reset_on_return="rollback",
-        )
-
-    def _open(self) -> Any:  # the pool's creator: a DB-API connection, shared across threads
-        return connect(
-            self.path, kb_dir=self.kb_dir, status_file=self.status_file, check_same_thread=False
-        )
-
-    def refresh_fixtures(self, conn: sqlite3.Connection) -> None:
-        """Reload the knowledge base or status when their files changed, at most once per
-        `FIXTURE_CHECK_SECONDS`."""
-        now = time.monotonic()
-        if now - self.checked_at < FIXTURE_CHECK_SECONDS:
-            return
-        with self.lock:
-            if now - self.checked_at < FIXTURE_CHECK_SECONDS:
-                return
-            _seed_if_needed(conn, kb_dir=self.kb_dir, status_file=self.status_file)
-            self.checked_at = now
-
-
-_pools: OrderedDict[tuple[str, str, str], _CrmPool] = OrderedDict()
-_pools_lock = threading.Lock()
-
-
-def _pool_key(
-    path: str | Path, kb_dir: str | Path | None, status_file: str | Path | None
-) -> tuple[str, str, str]:
-    return (os.path.abspath(path), str(kb_dir or ""), str(status_file or ""))
-
-
-@contextlib.contextmanager
-def pooled_connection(
-    path: str | Path,
-    *,
-    kb_dir: str | Path | None = None,
-    status_file: str | Path | None = None,
-) -> Iterator[sqlite3.Connection]:
-    """Borrow a connection to the CRM at `path` from this process's pool for that file.
-
-    The connection is as `connect` returns it (migrated and seeded when it was opened,
-    autocommit, WAL); it is this caller's alone until the block ends, then it goes back to
-    the pool (an open transaction is rolled back). Changes to the knowledge-base folder or
-    status file are loaded within `FIXTURE_CHECK_SECONDS`. Use `close_pool` before
-    deleting or replacing the file. Arguments as for `connect`.
-
-    Yields:
-        A `sqlite3.Connection`; do not close it.
-
-    Raises:
-        sqlite3.DatabaseError: the file is not a SQLite database.
-    """
-    key = _pool_key(path, kb_dir, status_file)
-    with _pools_lock:
-        crm_pool = _pools.get(key)
-        if crm_pool is None:
-            crm_pool = _pools[key] = _CrmPool(Path(path), kb_dir, status_file)
-            while len(_pools) > POOLED_FILES:
-                _pools.popitem(last=False)[1].pool.dispose()
-        else:
-            _pools.move_to_end(key)
-    borrowed = crm_pool.pool.connect()
-    try:
-        conn = cast(sqlite3.Connection, borrowed.dbapi_connection)
-        crm_pool.refresh_fixtures(conn)
-        yield conn
-    finally:
-        borrowed.close()
-
-
-def close_pool(path: str | Path) -> None:
-    """Close this process's pooled connections to the CRM at `path` (every fixture
-    source); connections in use are closed when they are given back."""
-    target = os.path.abspath(path)
-    with _pools_lock:
-        keys = [key for key in _pools if key[0] == target]
-        closing_pools = [_pools.pop(key) for key in keys]
-    for crm_pool in closing_pools:
-        crm_pool.pool.dispose()
 
 
 def read_only_connect(path: str | Path) -> sqlite3.Connection | None:
@@ -417,154 +325,36 @@ def migrate(conn: sqlite3.Connection) -> int:
     return SCHEMA_VERSION
 
 
-def _fingerprint(paths: list[Path]) -> str:
-    """`name:size:mtime_ns` of each file, in path order, joined by `|`."""
-    parts = []
-    for item in sorted(paths):
-        stat = os.stat(item)
-        parts.append(f"{item.name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return "|".join(parts)
+POOL_SIZE = 4
+"""Idle connections a pool keeps per CRM file (more are opened when more are in use)."""
+
+POOLED_FILES = 8
+"""CRM files with a pool at once; the least recently used pool is closed beyond that."""
+
+FIXTURE_CHECK_SECONDS = 1.0
+"""Seconds between checks of the knowledge-base folder and status file for a pooled file:
+an edited article or status change is picked up within this time."""
 
 
-def _kb_fingerprint(kb_dir: Path) -> str:
-    """`_fingerprint` of the folder's `*.md` entries, without building `Path` objects.
+# Re-exported here, their historical home; imported last because the pool uses this module.
+from tools.crm_pool import _pools, close_pool, pooled_connection  # noqa: E402
 
-    It runs on every `connect` (once per tool call), so it lists the folder with
-    `os.scandir` and sorts plain names (the entries share one folder, so name order is
-    path order).
-    """
-    try:
-        with os.scandir(kb_dir) as entries:
-            names = sorted(e.name for e in entries if e.name.endswith(".md"))
-    except (FileNotFoundError, NotADirectoryError):
-        return ""
-    parts = []
-    for name in names:
-        stat = os.stat(os.path.join(kb_dir, name))
-        parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return "|".join(parts)
-
-
-def _stored_fingerprint(conn: sqlite3.Connection, name: str) -> str | None:
-    row = conn.execute("SELECT fingerprint FROM fixture_state WHERE name = ?", (name,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _store_fingerprint(conn: sqlite3.Connection, name: str, fingerprint: str) -> None:
-    conn.execute(
-        "INSERT INTO fixture_state (name, fingerprint, loaded_at) VALUES (?, ?, ?) "
-        "ON CONFLICT(name) DO UPDATE SET fingerprint = excluded.fingerprint, "
-        "loaded_at = excluded.loaded_at",
-        (name, fingerprint, utc_now()),
-    )
-
-
-def _seed_if_needed(
-    conn: sqlite3.Connection,
-    *,
-    kb_dir: str | Path | None,
-    status_file: str | Path | None,
-) -> None:
-    # Imported here: these modules import `transaction`/`utc_now` from this one.
-    from tools.knowledge_base import load_articles
-    from tools.service_status import load_status
-
-    if conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone() is None:
-        with transaction(conn):
-            if conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone() is None:
-                seed_crm(conn, json.loads(CRM_FIXTURE.read_text(encoding="utf-8")))
-
-    kb_path = Path(kb_dir) if kb_dir is not None else KB_DIR
-    kb_print = f"{kb_path.resolve()}|{_kb_fingerprint(kb_path)}"
-    if _stored_fingerprint(conn, "kb") != kb_print:
-        with transaction(conn):
-            load_articles(conn, kb_path)
-            _store_fingerprint(conn, "kb", kb_print)
-
-    status_path = Path(status_file) if status_file is not None else STATUS_FIXTURE
-    files = [status_path] if status_path.is_file() else []
-    status_print = f"{status_path.resolve()}|{_fingerprint(files)}"
-    if _stored_fingerprint(conn, "status") != status_print:
-        with transaction(conn):
-            load_status(conn, status_path)
-            _store_fingerprint(conn, "status", status_print)
-
-
-_SEED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": (
-        "id",
-        "name",
-        "email",
-        "company",
-        "plan",
-        "mrr",
-        "tier",
-        "tags",
-        "addons",
-        "seats",
-        "created_at",
-    ),
-    "subscriptions": ("customer_id", "plan", "status", "billing_cycle", "started_at", "renews_on"),
-    "invoices": ("id", "customer_id", "issued_on", "amount", "description", "plan", "status"),
-    "payments": ("invoice_id", "attempted_on", "amount", "status", "method", "failure_reason"),
-    "refunds": (
-        "id",
-        "invoice_id",
-        "customer_id",
-        "amount",
-        "reason",
-        "status",
-        "created_at",
-        "idempotency_key",
-    ),
-    "tickets": (
-        "id",
-        "customer_id",
-        "thread_id",
-        "kind",
-        "subject",
-        "summary",
-        "priority",
-        "sentiment",
-        "status",
-        "created_at",
-        "updated_at",
-        "idempotency_key",
-    ),
-    "plan_changes": (
-        "customer_id",
-        "from_plan",
-        "to_plan",
-        "monthly_delta",
-        "discount_pct",
-        "trial_days",
-        "effective_on",
-        "idempotency_key",
-        "created_at",
-    ),
-}
-
-
-def seed_crm(conn: sqlite3.Connection, data: dict[str, list[dict]]) -> None:
-    """Insert the fixture records `data` (the shape of `crm.json`) into the CRM tables.
-
-    List values (customer `tags`, `addons`) are stored as JSON text. Runs inside the
-    caller's transaction.
-
-    Missing keys are stored as NULL (the schema rejects a NULL in a required column).
-
-    Raises:
-        sqlite3.IntegrityError: on duplicate IDs or dangling references.
-    """
-    for table, columns in _SEED_COLUMNS.items():
-        placeholders = ", ".join("?" for _ in columns)
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-        rows = []
-        for record in data.get(table, []):
-            rows.append(
-                [
-                    json.dumps(value) if isinstance(value, list | dict) else value
-                    for value in (record.get(column) for column in columns)
-                ]
-            )
-        conn.executemany(sql, rows)
+__all__ = [
+    "CRM_FIXTURE",
+    "FIXTURE_CHECK_SECONDS",
+    "KB_DIR",
+    "MIGRATIONS",
+    "POOLED_FILES",
+    "POOL_SIZE",
+    "SCHEMA_VERSION",
+    "STATUS_FIXTURE",
+    "_pools",
+    "close_pool",
+    "connect",
+    "migrate",
+    "pooled_connection",
+    "read_only_connect",
+    "reset",
+    "transaction",
+    "utc_now",
+]

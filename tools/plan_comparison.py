@@ -1,7 +1,8 @@
 """Lumen plans by name, plan-name matching and the comparison of any two plans.
 
-Every figure comes from the product catalogue (`tools.catalogue`); prices follow DESIGN.md
-"Data and tools": Free $0, Starter $29, Professional $99, Enterprise $299 per month.
+Every figure comes from the product catalogue (`tools.catalogue`); prices follow
+docs/architecture.md "Plans": Free $0, Starter $29, Professional $99, Enterprise $299 per
+month.
 """
 
 from __future__ import annotations

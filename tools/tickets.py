@@ -243,26 +243,48 @@ def update_ticket(conn: sqlite3.Connection, ticket_id: str, status: str, note: s
         UnknownTicketError: if the ticket does not exist.
         ValueError: for an unknown status.
     """
+    with transaction(conn):
+        return set_ticket_status(conn, ticket_id, status, note)
+
+
+def set_ticket_status(conn: sqlite3.Connection, ticket_id: str, status: str, note: str) -> Ticket:
+    """`update_ticket` inside the caller's transaction (refund decisions, prune): set the
+    status, append `note`, record a `ticket_updated` event, return the updated ticket.
+
+    Raises:
+        UnknownTicketError: if the ticket does not exist.
+        ValueError: for an unknown status.
+    """
     status = _check(status, TICKET_STATUSES, "status")
     canonical = normalise_ticket_id(ticket_id)
-    with transaction(conn):
-        row = conn.execute("SELECT * FROM tickets WHERE id = ?", (canonical,)).fetchone()
-        if row is None:
-            raise UnknownTicketError(f"Unknown ticket ID {ticket_id!r}")
-        now = utc_now()
-        conn.execute(
-            "UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, now, canonical)
-        )
-        conn.execute(
-            "INSERT INTO ticket_notes (ticket_id, status, note, created_at) VALUES (?, ?, ?, ?)",
-            (canonical, status, note.strip(), now),
-        )
-        record_event(
-            conn,
-            kind="ticket_updated",
-            customer_id=row["customer_id"],
-            thread_id=row["thread_id"],
-            payload={"ticket_id": canonical, "status": status, "note": note.strip()},
-        )
-        updated = conn.execute("SELECT * FROM tickets WHERE id = ?", (canonical,)).fetchone()
-        return _load(conn, updated)
+    row = conn.execute("SELECT * FROM tickets WHERE id = ?", (canonical,)).fetchone()
+    if row is None:
+        raise UnknownTicketError(f"Unknown ticket ID {ticket_id!r}")
+    now = utc_now()
+    conn.execute(
+        "UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, now, canonical)
+    )
+    conn.execute(
+        "INSERT INTO ticket_notes (ticket_id, status, note, created_at) VALUES (?, ?, ?, ?)",
+        (canonical, status, note.strip(), now),
+    )
+    record_event(
+        conn,
+        kind="ticket_updated",
+        customer_id=row["customer_id"],
+        thread_id=row["thread_id"],
+        payload={"ticket_id": canonical, "status": status, "note": note.strip()},
+    )
+    updated = conn.execute("SELECT * FROM tickets WHERE id = ?", (canonical,)).fetchone()
+    return _load(conn, updated)
+
+
+def open_ticket_ids_of_thread(conn: sqlite3.Connection, thread_id: str) -> list[str]:
+    """IDs of the `open` or `pending` tickets opened on conversation `thread_id`, oldest
+    first (what pruning that thread would leave without a conversation)."""
+    rows = conn.execute(
+        "SELECT id FROM tickets WHERE thread_id = ? AND status IN ('open', 'pending') "
+        "ORDER BY created_at, id",
+        (thread_id,),
+    ).fetchall()
+    return [str(row[0]) for row in rows]

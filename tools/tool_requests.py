@@ -81,13 +81,31 @@ def effect_arguments(tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
     return dict(args)
 
 
+def stored_response(conn: sqlite3.Connection, key: str) -> str | None:
+    """The response text recorded under idempotency `key` in `idempotent_requests`, or None
+    when no operation with that key has run. The one idempotency store of the CRM: tool
+    results (`recorded_result`) and refund decisions (`tools.refunds`) both use it."""
+    row = conn.execute("SELECT response FROM idempotent_requests WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def store_response(
+    conn: sqlite3.Connection, key: str, customer_id: str, operation: str, response: str
+) -> None:
+    """Record `response` (JSON text) under idempotency `key`, inside the caller's
+    transaction; a key already recorded keeps its first response."""
+    conn.execute(
+        "INSERT OR IGNORE INTO idempotent_requests (key, customer_id, operation, response, "
+        "created_at) VALUES (?, ?, ?, ?, ?)",
+        (key, customer_id, operation, response, utc_now()),
+    )
+
+
 def recorded_result(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
     """The result recorded under `key` (see `record_result`), or None when no call with
     that key has run (it is not a resume, a re-sent turn or a replay)."""
-    row = conn.execute(
-        "SELECT response FROM idempotent_requests WHERE key = ?", (f"{key}:result",)
-    ).fetchone()
-    return None if row is None else dict(json.loads(row[0]))
+    text = stored_response(conn, f"{key}:result")
+    return None if text is None else dict(json.loads(text))
 
 
 def record_result(
@@ -110,14 +128,10 @@ def record_result(
     result makes a replay reproduce the conversation instead of seeing the effects of its
     own first run (for example a duplicate charge that is no longer unrefunded).
     """
-    conn.execute(
-        "INSERT OR IGNORE INTO idempotent_requests (key, customer_id, operation, response, "
-        "created_at) VALUES (?, ?, ?, ?, ?)",
-        (
-            f"{key}:result",
-            customer_id,
-            f"tool:{tool_name or 'call'}",
-            json.dumps(result, default=str),
-            utc_now(),
-        ),
+    store_response(
+        conn,
+        f"{key}:result",
+        customer_id,
+        f"tool:{tool_name or 'call'}",
+        json.dumps(result, default=str),
     )
