@@ -522,6 +522,11 @@ def bench(
     console.print(table)
 
 
+from app.cli_server import register  # noqa: E402  (after `bench`, which it extends)
+
+register(app)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

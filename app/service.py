@@ -28,6 +28,7 @@ from graph.thread_index import list_threads, record_turn
 from nodes.triage import validate_message
 from tools import database
 from tools.customers import UnknownCustomerError, get_customer
+from tools.events import record_turn_event
 
 INTERRUPT_CHANNEL = "__interrupt__"
 """Channel under which LangGraph saves an `interrupt()` as a pending write of the checkpoint
@@ -330,7 +331,7 @@ class SupportService:
         record_turn(self.checkpointer, thread_id, customer_id, turn)
         reply = _last_reply(values.get("messages") or [])
         escalation = values.get("escalation") or {}
-        return TurnResult(
+        result = TurnResult(
             thread_id=thread_id,
             customer_id=customer_id,
             message=message,
@@ -347,6 +348,8 @@ class SupportService:
             source=source,
             waiting_for=waiting_for,
         )
+        record_turn_event(self.crm_path, result, values.get("messages") or [])
+        return result
 
     # -- humans in the loop -------------------------------------------------------------
 

@@ -1,0 +1,195 @@
+"""Load benchmark over HTTP: `support-swarm bench --http`.
+
+Starts the real server (`support-swarm serve`, as a subprocess on a free 127.0.0.1 port,
+fresh data folder) and drives it with httpx: `conversations` customers at once, each
+sending `turns` messages one after another. With `model_latency`, the specialists run on
+an `openai:` model pointed at the stub in `app.bench_model_stub`, which answers after that
+delay, so model latency bounds throughput at conversations / (latency x model calls per
+turn); the benchmark reports the share of that bound it reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.bench import BENCH_MESSAGES
+from app.bench_model_stub import StubServer
+from tools import database
+from tools.api_keys import create_key
+
+CUSTOMERS = 50
+"""Seeded customers (`C001`...) the conversations are spread over."""
+
+STARTUP_SECONDS = 60.0
+"""How long to wait for the server's /healthz (seconds)."""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (bind to port 0, read it, close)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait until `GET /healthz` answers 200.
+
+    Raises:
+        RuntimeError: the process exited, or no answer within `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"The server exited with code {process.returncode}.")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"The server did not answer /healthz within {timeout:g} s.")
+
+
+@contextmanager
+def running_server(
+    data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None, model: str | None = None
+) -> Iterator[str]:
+    """Run `support-swarm serve` on a free port for the block; yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers), "--data-dir", str(data_dir)]
+    if model:
+        command += ["--model", model]
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base_url, process, STARTUP_SECONDS)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def _conversation(
+    client: httpx.AsyncClient, token: str, turns: int, offset: int, latencies: list[float]
+) -> tuple[int, int, int]:
+    """One customer's conversation; returns (turns answered, errors, turns stored)."""
+    headers = {"authorization": f"Bearer {token}"}
+    created = await client.post("/v1/conversations", headers=headers)
+    if created.status_code != 201:
+        return 0, turns, 0
+    thread_id = created.json()["thread_id"]
+    answered = errors = 0
+    for number in range(turns):
+        text = BENCH_MESSAGES[(offset + number) % len(BENCH_MESSAGES)]
+        started = time.perf_counter()
+        try:
+            answer = await client.post(
+                f"/v1/conversations/{thread_id}/messages", json={"text": text}, headers=headers
+            )
+            ok = answer.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        latencies.append(time.perf_counter() - started) if ok else None
+        answered += ok
+        errors += not ok
+    stored = await client.get(f"/v1/conversations/{thread_id}", headers=headers)
+    kept = len(stored.json()["turns"]) if stored.status_code == 200 else 0
+    return answered, errors, kept
+
+
+def _tokens(base_url: str, backend_key: str, count: int) -> list[str]:
+    headers = {"authorization": f"Bearer {backend_key}"}
+    tokens = []
+    for index in range(count):
+        customer = f"C{index % CUSTOMERS + 1:03d}"
+        answer = httpx.post(
+            f"{base_url}/v1/customer-tokens",
+            json={"customer_id": customer, "ttl_seconds": 3600},
+            headers=headers,
+        )
+        answer.raise_for_status()
+        tokens.append(answer.json()["token"])
+    return tokens
+
+
+async def _drive(base_url: str, tokens: list[str], turns: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=len(tokens) + 5)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120.0, limits=limits) as client:
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(_conversation(client, t, turns, i, latencies) for i, t in enumerate(tokens))
+        )
+        elapsed = time.perf_counter() - started
+    answered = sum(r[0] for r in results)
+    ordered = sorted(latencies)
+    return {
+        "turns": answered,
+        "seconds": round(elapsed, 2),
+        "turns_per_s": round(answered / elapsed, 2),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1) if ordered else None,
+        "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1) if ordered else None,
+        "errors": sum(r[1] for r in results),
+        "lost_turns": sum(max(r[0] - r[2], 0) for r in results),
+    }
+
+
+def run_http_bench(
+    conversations: int, turns: int, *, workers: int = 1, model_latency: float | None = None
+) -> dict[str, Any]:
+    """Run the benchmark and return its figures (see module docstring).
+
+    Returns:
+        turns, seconds, turns_per_s, p50_ms, p99_ms, errors, lost_turns, and with a model
+        latency also model_calls_per_turn, bound_turns_per_s and share_of_bound.
+    """
+    stub = StubServer(free_port(), model_latency) if model_latency is not None else None
+    env = {"SUPPORT_SWARM_RATE_LIMIT": "1000000/minute", "SUPPORT_SWARM_WEBHOOK_WORKER": "0"}
+    model = None
+    if stub is not None:
+        stub.start()
+        env |= {
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{stub.server.config.port}/v1",
+            "OPENAI_API_KEY": "stub",
+        }
+        model = "openai:bench-stub"
+    try:
+        with tempfile.TemporaryDirectory(prefix="support-swarm-http-bench-") as tmp:
+            folder = Path(tmp)
+            with database.pooled_connection(folder / "crm.sqlite") as conn:
+                key = create_key(conn, role="backend", name="bench").key
+            database.close_pool(folder / "crm.sqlite")
+            with running_server(folder, workers=workers, env=env, model=model) as base_url:
+                tokens = _tokens(base_url, key, conversations)
+                figures = asyncio.run(_drive(base_url, tokens, turns))
+    finally:
+        if stub is not None:
+            stub.stop()
+    figures |= {"conversations": conversations, "workers": workers}
+    if stub is not None and model_latency and figures["turns"]:
+        calls = stub.calls / figures["turns"]
+        bound = conversations / (model_latency * calls) if calls else None
+        figures |= {
+            "model_calls_per_turn": round(calls, 3),
+            "bound_turns_per_s": round(bound, 2) if bound else None,
+            "share_of_bound": round(figures["turns_per_s"] / bound, 3) if bound else None,
+        }
+    return figures
