@@ -108,6 +108,14 @@ class Desk:
             record_event(conn, kind=STARTED, customer_id=caller.customer_id, thread_id=thread_id)
         return thread_id
 
+    def _probe_other_processes(self, thread_id: str) -> None:
+        """Raise `ThreadBusyError` when another process's run holds the thread's lock."""
+        try:
+            with thread_lock(self.service.data_dir, thread_id, wait=0):
+                pass
+        except ThreadBusyError:
+            _raise_busy(thread_id)
+
     @contextmanager
     def _one_run(self, thread_id: str) -> Iterator[None]:
         """Refuse (409, `Retry-After`) when a run on the thread is in progress in this or
@@ -119,8 +127,7 @@ class Desk:
         if busy:
             _raise_busy(thread_id)
         try:
-            with thread_lock(self.service.data_dir, thread_id, wait=0):
-                pass  # only probing: another process's run holds it
+            self._probe_other_processes(thread_id)
             yield
         finally:
             with self._running_lock:
@@ -148,8 +155,8 @@ class Desk:
         _errors_as_problems(lambda: validate_message(text))
         with self._running_lock:
             busy = thread_id in self._running
-        if busy:
-            _errors_as_problems(lambda: _raise_busy(thread_id))
+        check = _raise_busy if busy else self._probe_other_processes
+        _errors_as_problems(lambda: check(thread_id))
         self._refuse_if_waiting(thread_id)
 
     def send(self, caller: Caller, thread_id: str, text: str) -> dict[str, Any]:
