@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,9 +89,15 @@ def running_server(
 
 
 async def _conversation(
-    client: httpx.AsyncClient, token: str, turns: int, offset: int, latencies: list[float]
+    client: httpx.AsyncClient,
+    token: str,
+    turns: int,
+    offset: int,
+    latencies: list[float],
+    failures: Counter[str],
 ) -> tuple[int, int, int]:
-    """One customer's conversation; returns (turns answered, errors, turns stored)."""
+    """One customer's conversation; returns (turns answered, errors, turns stored) and
+    counts each failure's status code (or exception name) in `failures`."""
     headers = {"authorization": f"Bearer {token}"}
     created = await client.post("/v1/conversations", headers=headers)
     if created.status_code != 201:
@@ -105,8 +112,11 @@ async def _conversation(
                 f"/v1/conversations/{thread_id}/messages", json={"text": text}, headers=headers
             )
             ok = answer.status_code == 200
-        except httpx.HTTPError:
+            if not ok:
+                failures[f"{answer.status_code}: {answer.json().get('detail', '')[:80]}"] += 1
+        except httpx.HTTPError as exc:
             ok = False
+            failures[type(exc).__name__] += 1
         latencies.append(time.perf_counter() - started) if ok else None
         answered += ok
         errors += not ok
@@ -132,11 +142,12 @@ def _tokens(base_url: str, backend_key: str, count: int) -> list[str]:
 
 async def _drive(base_url: str, tokens: list[str], turns: int) -> dict[str, Any]:
     latencies: list[float] = []
+    failures: Counter[str] = Counter()
     limits = httpx.Limits(max_connections=len(tokens) + 5)
     async with httpx.AsyncClient(base_url=base_url, timeout=120.0, limits=limits) as client:
         started = time.perf_counter()
         results = await asyncio.gather(
-            *(_conversation(client, t, turns, i, latencies) for i, t in enumerate(tokens))
+            *(_conversation(client, t, turns, i, latencies, failures) for i, t in enumerate(tokens))
         )
         elapsed = time.perf_counter() - started
     answered = sum(r[0] for r in results)
@@ -149,6 +160,7 @@ async def _drive(base_url: str, tokens: list[str], turns: int) -> dict[str, Any]
         "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1) if ordered else None,
         "errors": sum(r[1] for r in results),
         "lost_turns": sum(max(r[0] - r[2], 0) for r in results),
+        "failures": dict(failures),
     }
 
 

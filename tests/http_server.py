@@ -48,8 +48,10 @@ def serve(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Server]
     """Create keys in a fresh data folder, start the server, stop it after the block."""
     conn = database.connect(data_dir / "crm.sqlite")
     try:
-        keys = {role: create_key(conn, role=role, name=f"test {role}").key
-                for role in ("backend", "agent", "admin")}
+        keys = {
+            role: create_key(conn, role=role, name=f"test {role}").key
+            for role in ("backend", "agent", "admin")
+        }
     finally:
         conn.close()
     with running_server(data_dir, env={**TEST_ENV, **(env or {})}) as base_url:

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from app.bench_http import free_port, run_http_bench
 from app.bench_model_stub import StubServer, stub_answer
 from app.cli import app
-from app.bench_http import free_port, run_http_bench
 from local_model.triage import TriageDecision
 
 runner = CliRunner()
@@ -25,7 +25,9 @@ def _run(*args: str) -> str:
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path)]
-    created = json.loads(_run("keys", "create", "--role", "admin", "--name", "ops", "--json", *data))
+    created = json.loads(
+        _run("keys", "create", "--role", "admin", "--name", "ops", "--json", *data)
+    )
     assert set(created) >= {"key", "id", "role"} and created["role"] == "admin"
     listed = json.loads(_run("keys", "list", "--json", *data))
     assert [k["id"] for k in listed] == [created["id"]] and "key" not in listed[0]
@@ -56,11 +58,17 @@ def test_webhooks_add_list_remove_and_deliveries(
 
 
 def test_the_model_stub_answers_triage_with_json_and_specialists_with_text() -> None:
-    triage = {"messages": [{"role": "user", "content": "I was charged twice"}],
-              "response_format": {"type": "json_schema"}}
+    triage = {
+        "messages": [{"role": "user", "content": "I was charged twice"}],
+        "response_format": {"type": "json_schema"},
+    }
     assert TriageDecision.model_validate_json(stub_answer(triage)).intent == "refund"
-    reply = stub_answer({"messages": [{"role": "user", "content": "How do I export?"}],
-                         "tools": [{"type": "function"}]})
+    reply = stub_answer(
+        {
+            "messages": [{"role": "user", "content": "How do I export?"}],
+            "tools": [{"type": "function"}],
+        }
+    )
     assert "How do I export?" in reply
     stub = StubServer(free_port(), 0.01)
     stub.start()

@@ -22,29 +22,73 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _turn(conn: sqlite3.Connection, thread: str, **payload: object) -> None:
-    base = {"source": "customer", "route": ["triage"], "handoffs": [], "waiting_for": None,
-            "intent": "faq", "agent": "faq", "model_calls": 1, "tools": []}
-    record_event(conn, kind="turn_completed", customer_id="C001", thread_id=thread,
-                 payload={**base, **payload})
+    base = {
+        "source": "customer",
+        "route": ["triage"],
+        "handoffs": [],
+        "waiting_for": None,
+        "intent": "faq",
+        "agent": "faq",
+        "model_calls": 1,
+        "tools": [],
+    }
+    record_event(
+        conn,
+        kind="turn_completed",
+        customer_id="C001",
+        thread_id=thread,
+        payload={**base, **payload},
+    )
 
 
 def test_figures_follow_their_definitions(tmp_path: Path) -> None:
     conn = database.connect(tmp_path / "crm.sqlite")
     _turn(conn, "a", route=["triage", "faq"])  # one turn, resolved: first contact
-    _turn(conn, "b", route=["triage", "billing", "sales"], agent="sales", intent="billing",
-          handoffs=["billing->sales"], model_calls=3)
+    _turn(
+        conn,
+        "b",
+        route=["triage", "billing", "sales"],
+        agent="sales",
+        intent="billing",
+        handoffs=["billing->sales"],
+        model_calls=3,
+    )
     _turn(conn, "b", route=["triage", "sales"], agent="sales", intent="sales")
-    _turn(conn, "c", route=["triage", "escalation"], agent="escalation", intent="escalation",
-          handoffs=["triage->escalation"], waiting_for="escalation", model_calls=0)
+    _turn(
+        conn,
+        "c",
+        route=["triage", "escalation"],
+        agent="escalation",
+        intent="escalation",
+        handoffs=["triage->escalation"],
+        waiting_for="escalation",
+        model_calls=0,
+    )
     _turn(conn, "c", source="human", route=["human_agent"], agent="human:Priya", model_calls=0)
-    record_event(conn, kind="refund_requested", customer_id="C001",
-                 payload={"outcome": "approved", "amount": 29.0})
-    record_event(conn, kind="refund_requested", customer_id="C004",
-                 payload={"outcome": "needs_manager_approval", "amount": 750.0, "ticket_id": "T-1"})
-    record_event(conn, kind="refund_requested", customer_id="C004",
-                 payload={"outcome": "needs_manager_approval", "amount": 600.0, "ticket_id": "T-2"})
-    record_event(conn, kind="refund_approved_by_manager", customer_id="C004",
-                 payload={"outcome": "approved", "amount": 600.0, "ticket_id": "T-2"})
+    record_event(
+        conn,
+        kind="refund_requested",
+        customer_id="C001",
+        payload={"outcome": "approved", "amount": 29.0},
+    )
+    record_event(
+        conn,
+        kind="refund_requested",
+        customer_id="C004",
+        payload={"outcome": "needs_manager_approval", "amount": 750.0, "ticket_id": "T-1"},
+    )
+    record_event(
+        conn,
+        kind="refund_requested",
+        customer_id="C004",
+        payload={"outcome": "needs_manager_approval", "amount": 600.0, "ticket_id": "T-2"},
+    )
+    record_event(
+        conn,
+        kind="refund_approved_by_manager",
+        customer_id="C004",
+        payload={"outcome": "approved", "amount": 600.0, "ticket_id": "T-2"},
+    )
     figures = compute_analytics(conn, since=datetime.now(UTC) - timedelta(hours=1))
     conn.close()
     assert figures.conversations == 3 and figures.customer_turns == 4
@@ -58,15 +102,19 @@ def test_figures_follow_their_definitions(tmp_path: Path) -> None:
     assert (figures.refunds_pending_approval, figures.refunds_pending_dollars) == (1, 750.0)
     assert figures.model_calls_per_turn == 1.0  # (1 + 3 + 1 + 0 + 0) / 5 runs
     day = datetime.now(UTC).date().isoformat()
-    assert figures.volume_per_intent_per_day == {day: {"faq": 1, "billing": 1, "sales": 1,
-                                                       "escalation": 1}}
+    assert figures.volume_per_intent_per_day == {
+        day: {"faq": 1, "billing": 1, "sales": 1, "escalation": 1}
+    }
 
 
 def test_a_window_without_events_has_no_rates(tmp_path: Path) -> None:
     conn = database.connect(tmp_path / "crm.sqlite")
     _turn(conn, "a")
-    figures = compute_analytics(conn, since=parse_when("2020-01-01", default=datetime.now(UTC)),
-                                until=parse_when("2020-02-01", default=datetime.now(UTC)))
+    figures = compute_analytics(
+        conn,
+        since=parse_when("2020-01-01", default=datetime.now(UTC)),
+        until=parse_when("2020-02-01", default=datetime.now(UTC)),
+    )
     conn.close()
     assert figures.conversations == 0 and figures.containment_rate is None
     with pytest.raises(ValueError, match="ISO date"):
@@ -91,8 +139,16 @@ def test_analytics_after_the_demo_conversations(tmp_path: Path) -> None:
         with server.client(server.token("C001")) as customer:
             assert customer.get("/v1/analytics").status_code == 403
         result = CliRunner().invoke(
-            app, ["report", "--since", "1d", "--data-dir", str(server.data_dir),
-                  "--out", str(tmp_path / "report")],
+            app,
+            [
+                "report",
+                "--since",
+                "1d",
+                "--data-dir",
+                str(server.data_dir),
+                "--out",
+                str(tmp_path / "report"),
+            ],
         )
     assert bad.status_code == 422
     assert figures["conversations"] == len(SCENARIOS) == 10

@@ -90,7 +90,9 @@ def test_customers_only_see_their_own_conversations(server: Server) -> None:
     with server.client(bob) as client:
         foreign = _is_problem(client.get(f"/v1/conversations/{thread}"), 404)
         unknown = _is_problem(client.get("/v1/conversations/thr_nope"), 404)
-        assert foreign["detail"].replace(thread, "ID") == unknown["detail"].replace("thr_nope", "ID")
+        assert foreign["detail"].replace(thread, "ID") == unknown["detail"].replace(
+            "thr_nope", "ID"
+        )
         _is_problem(client.post(f"/v1/conversations/{thread}/messages", json={"text": "hi"}), 404)
         assert thread not in {t["thread_id"] for t in client.get("/v1/conversations").json()}
     with server.client(alice) as client:
@@ -109,7 +111,9 @@ def test_bad_input_answers_problem_json(server: Server) -> None:
         assert "empty" in _is_problem(client.post(path, json={"text": "   "}), 422)["detail"]
         _is_problem(client.post(path, json={"text": "x" * 100_000}), 413)
         _is_problem(client.post(path, json={"text": "x" * 9_000}), 422)
-        malformed = client.post(path, content=b'{"text": ', headers={"content-type": "application/json"})
+        malformed = client.post(
+            path, content=b'{"text": ', headers={"content-type": "application/json"}
+        )
         _is_problem(malformed, 422)
         _is_problem(client.post(path, json={"words": "hello"}), 422)
         _is_problem(client.post("/v1/conversations/thr_unknown/messages", json={"text": "hi"}), 404)

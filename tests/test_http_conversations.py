@@ -9,8 +9,8 @@ from dataclasses import fields
 import httpx
 import pytest
 
+from app.server.turn_markers import running_turn
 from app.service import TurnResult
-from app.thread_locks import thread_lock
 from tests.http_server import Server, serve
 
 pytestmark = pytest.mark.integration
@@ -98,8 +98,8 @@ def test_a_message_while_the_turn_runs_is_refused_with_retry_after(server: Serve
     with server.client(server.token("C001")) as client:
         thread = _new_thread(client)
         path = f"/v1/conversations/{thread}/messages"
-        # another process's run on the thread holds its lock
-        with thread_lock(server.data_dir, thread):
+        # a turn on the thread is running in another process
+        with running_turn(server.data_dir, thread):
             busy = client.post(path, json={"text": "How do I export my data to CSV?"})
             streamed = client.post(
                 path, json={"text": "hello?"}, headers={"accept": "text/event-stream"}
@@ -108,7 +108,9 @@ def test_a_message_while_the_turn_runs_is_refused_with_retry_after(server: Serve
         assert "still running" in busy.json()["detail"]
         assert streamed.status_code == 409
         assert client.get(f"/v1/conversations/{thread}").json()["turns"] == []
-        assert client.post(path, json={"text": "How do I export my data to CSV?"}).status_code == 200
+        assert (
+            client.post(path, json={"text": "How do I export my data to CSV?"}).status_code == 200
+        )
 
 
 def test_escalation_waits_for_an_agent_reply_from_the_inbox(server: Server) -> None:
@@ -126,14 +128,17 @@ def test_escalation_waits_for_an_agent_reply_from_the_inbox(server: Server) -> N
         wrong = agent.post(f"/v1/conversations/{thread}/approve", json={})
         assert wrong.status_code == 409
         reply = agent.post(
-            f"/v1/conversations/{thread}/reply", json={"text": "Priya here, sorting it now.", "agent": "Priya"}
+            f"/v1/conversations/{thread}/reply",
+            json={"text": "Priya here, sorting it now.", "agent": "Priya"},
         )
         assert reply.status_code == 200 and reply.json()["reply"] == "Priya here, sorting it now."
         assert thread not in {i["thread_id"] for i in agent.get("/v1/inbox").json()}
         again = agent.post(f"/v1/conversations/{thread}/reply", json={"text": "Second answer"})
         assert again.status_code == 409
     with server.client(server.token("C001")) as customer:
-        assert customer.post(path, json={"text": "How do I export my data to CSV?"}).status_code == 200
+        assert (
+            customer.post(path, json={"text": "How do I export my data to CSV?"}).status_code == 200
+        )
 
 
 def test_refund_approval_and_denial_by_a_manager(server: Server) -> None:
@@ -150,7 +155,9 @@ def test_refund_approval_and_denial_by_a_manager(server: Server) -> None:
         assert agent.post(f"/v1/conversations/{first}/approve", json={}).status_code == 409
         no_reason = agent.post(f"/v1/conversations/{second}/deny", json={"reason": " "})
         assert no_reason.status_code == 422
-        denied = agent.post(f"/v1/conversations/{second}/deny", json={"reason": "Delivered in full"})
+        denied = agent.post(
+            f"/v1/conversations/{second}/deny", json={"reason": "Delivered in full"}
+        )
         assert denied.status_code == 200 and "Delivered in full" in denied.json()["reply"]
         assert agent.post("/v1/conversations/thr_none/approve", json={}).status_code == 404
 
@@ -158,13 +165,18 @@ def test_refund_approval_and_denial_by_a_manager(server: Server) -> None:
 def test_admin_time_travel_over_http(server: Server) -> None:
     with server.client(server.token("C001")) as customer:
         thread = _new_thread(customer)
-        customer.post(f"/v1/conversations/{thread}/messages", json={"text": "How do I export my data to CSV?"})
+        customer.post(
+            f"/v1/conversations/{thread}/messages", json={"text": "How do I export my data to CSV?"}
+        )
     with server.client(server.keys["admin"]) as admin:
         saved = admin.get(f"/v1/conversations/{thread}/checkpoints").json()
         start = next(c for c in saved if c["turn"] == 0 and not c["next"])
         fork = admin.post(
             f"/v1/conversations/{thread}/fork",
-            json={"checkpoint_id": start["checkpoint_id"], "message": "What's the weather in Paris?"},
+            json={
+                "checkpoint_id": start["checkpoint_id"],
+                "message": "What's the weather in Paris?",
+            },
         )
         assert fork.status_code == 201 and fork.json()["agent"] == "triage"
         assert fork.json()["thread_id"] != thread

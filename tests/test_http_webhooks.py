@@ -89,7 +89,12 @@ def test_every_event_arrives_signed_after_the_receiver_restarts(tmp_path: Path) 
             _wait_for(lambda: len(receiver.received) >= 2)
         # the receiver is down while these happen
         _say(server, "C001", "Let me speak to a human, this is unacceptable")
-        _say(server, "C001", "I want to upgrade from Professional to Enterprise", "yes, please do that")
+        _say(
+            server,
+            "C001",
+            "I want to upgrade from Professional to Enterprise",
+            "yes, please do that",
+        )
         _say(server, "C004", "Refund my $750 charge")
 
         def failed_attempts() -> int:
@@ -130,9 +135,13 @@ def test_webhook_urls_are_validated(tmp_path: Path) -> None:
     with serve(tmp_path / "data") as server, server.client(server.keys["admin"]) as admin:
         bad = admin.post("/v1/webhooks", json={"url": "ftp://127.0.0.1/x"})
         assert bad.status_code == 422 and "http or https" in bad.json()["detail"]
-        unknown = admin.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/x", "events": ["nope"]})
+        unknown = admin.post(
+            "/v1/webhooks", json={"url": "http://127.0.0.1:9/x", "events": ["nope"]}
+        )
         assert unknown.status_code == 422
-        sub = admin.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/x", "events": ["plan.changed"]})
+        sub = admin.post(
+            "/v1/webhooks", json={"url": "http://127.0.0.1:9/x", "events": ["plan.changed"]}
+        )
         listed = admin.get("/v1/webhooks").json()
         assert [s["events"] for s in listed] == [["plan.changed"]] and "secret" not in listed[0]
         assert admin.delete(f"/v1/webhooks/{sub.json()['id']}").status_code == 204

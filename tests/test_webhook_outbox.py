@@ -43,7 +43,11 @@ def test_an_event_is_written_to_the_outbox_only_with_its_change(crm: sqlite3.Con
     rows = list_outbox(crm)
     assert len(rows) == 2 and {r.event_type for r in rows} == {"plan.changed"}
     assert len({r.event_id for r in rows}) == 1  # one stable ID for every subscriber
-    assert rows[0].payload["data"] == {"customer_id": "C001", "thread_id": None, "to_plan": "Starter"}
+    assert rows[0].payload["data"] == {
+        "customer_id": "C001",
+        "thread_id": None,
+        "to_plan": "Starter",
+    }
 
 
 @pytest.mark.parametrize(
@@ -55,9 +59,21 @@ def test_an_event_is_written_to_the_outbox_only_with_its_change(crm: sqlite3.Con
         ("refund_approved_by_manager", {}, "refund.executed"),
         ("ticket_created", {"kind": "escalation"}, "conversation.escalated"),
         ("ticket_updated", {"status": "resolved"}, "conversation.resolved"),
-        ("turn_completed", {"tools": ["get_upgrade_offer"], "source": "replay"}, "upsell.opportunity"),
-        ("turn_completed", {"source": "customer", "agent": "faq", "waiting_for": None}, "conversation.resolved"),
-        ("turn_completed", {"source": "customer", "agent": "escalation", "waiting_for": "escalation"}, None),
+        (
+            "turn_completed",
+            {"tools": ["get_upgrade_offer"], "source": "replay"},
+            "upsell.opportunity",
+        ),
+        (
+            "turn_completed",
+            {"source": "customer", "agent": "faq", "waiting_for": None},
+            "conversation.resolved",
+        ),
+        (
+            "turn_completed",
+            {"source": "customer", "agent": "escalation", "waiting_for": "escalation"},
+            None,
+        ),
     ],
 )
 def test_conversation_events_map_to_webhook_events(
@@ -77,7 +93,12 @@ def test_claims_are_leased_and_retried_with_backoff_until_dead(crm: sqlite3.Conn
     assert len(first) == 1
     assert claim_due(crm, "worker-2") == []  # leased to worker-1
     status = record_attempt(
-        crm, first[0], status_code=500, error="HTTP 500", duration_ms=3, max_attempts=2,
+        crm,
+        first[0],
+        status_code=500,
+        error="HTTP 500",
+        duration_ms=3,
+        max_attempts=2,
         backoff_seconds=0.05,
     )
     assert status == "pending" and claim_due(crm, "worker-2") == []  # backing off
@@ -85,7 +106,12 @@ def test_claims_are_leased_and_retried_with_backoff_until_dead(crm: sqlite3.Conn
     again = claim_due(crm, "worker-2")
     assert len(again) == 1 and again[0].attempts == 1
     status = record_attempt(
-        crm, again[0], status_code=None, error="ConnectError", duration_ms=1, max_attempts=2,
+        crm,
+        again[0],
+        status_code=None,
+        error="ConnectError",
+        duration_ms=1,
+        max_attempts=2,
         backoff_seconds=0.05,
     )
     assert status == "dead" and list_outbox(crm, status="dead")[0].attempts == 2
@@ -102,8 +128,14 @@ def test_an_expired_lease_is_claimed_again(crm: sqlite3.Connection) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/x", "http://10.1.2.3/x", "http://169.254.169.254/latest", "http://[::1]/x",
-     "ftp://example.com/x", "not a url"],
+    [
+        "http://127.0.0.1/x",
+        "http://10.1.2.3/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "ftp://example.com/x",
+        "not a url",
+    ],
 )
 def test_private_and_non_http_urls_are_refused(url: str) -> None:
     with pytest.raises(InvalidWebhookError):

@@ -9,15 +9,16 @@ into problem JSON.
 
 from __future__ import annotations
 
-import threading
+import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
 from app.server.problems import Problem
+from app.server.turn_markers import is_running, running_turn
 from app.service import (
+    INTERRUPT_CHANNEL,
     NotWaitingError,
     SupportService,
     ThreadOwnerError,
@@ -25,7 +26,7 @@ from app.service import (
     UnknownCheckpointError,
     UnknownThreadError,
 )
-from app.thread_locks import ThreadBusyError, thread_lock
+from app.thread_locks import ThreadBusyError
 from graph.identity import Caller
 from nodes.triage import InvalidMessageError, validate_message
 from tools import database
@@ -34,6 +35,9 @@ from tools.events import list_events, record_event
 
 RETRY_AFTER_SECONDS = 1
 """`Retry-After` of a 409 for a message sent while the thread's turn is still running."""
+
+BUSY_TIMEOUT_MS = 60_000
+"""How long a server process waits for another's write lock on the checkpoint file (ms)."""
 
 STARTED = "conversation_started"
 """Event recorded by `POST /v1/conversations`, which makes the new thread the customer's."""
@@ -54,6 +58,14 @@ def _errors_as_problems(call: Callable[[], T]) -> T:
         raise Problem(409, str(exc)) from None
     except ThreadBusyError as exc:
         raise Problem(409, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        raise Problem(
+            503,
+            "The conversation store was busy and the turn did not finish; send the message again.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from None
 
 
 def _raise_busy(thread_id: str) -> None:
@@ -69,8 +81,9 @@ class Desk:
 
     def __init__(self, service: SupportService) -> None:
         self.service = service
-        self._running: set[str] = set()
-        self._running_lock = threading.Lock()
+        # Several server processes write one checkpoint file; under load a writer can wait
+        # longer than the CLI's 5 s for the write lock, so the server waits longer.
+        service.checkpointer.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def close(self) -> None:
         """Close the service's databases."""
@@ -108,32 +121,16 @@ class Desk:
             record_event(conn, kind=STARTED, customer_id=caller.customer_id, thread_id=thread_id)
         return thread_id
 
-    def _probe_other_processes(self, thread_id: str) -> None:
-        """Raise `ThreadBusyError` when another process's run holds the thread's lock."""
-        try:
-            with thread_lock(self.service.data_dir, thread_id, wait=0):
-                pass
-        except ThreadBusyError:
-            _raise_busy(thread_id)
-
-    @contextmanager
-    def _one_run(self, thread_id: str) -> Iterator[None]:
-        """Refuse (409, `Retry-After`) when a run on the thread is in progress in this or
-        another process; otherwise mark it running for the block."""
-        with self._running_lock:
-            busy = thread_id in self._running
-            if not busy:
-                self._running.add(thread_id)
-        if busy:
-            _raise_busy(thread_id)
-        try:
-            self._probe_other_processes(thread_id)
-            yield
-        finally:
-            with self._running_lock:
-                self._running.discard(thread_id)
+    def _is_paused(self, thread_id: str) -> bool:
+        """Whether the thread's latest checkpoint holds an `interrupt()` (a cheap read of its
+        pending writes; the full state is rebuilt only for a paused thread)."""
+        saved = self.service.checkpointer.get_tuple(self.service.config(thread_id))
+        writes = (saved.pending_writes or ()) if saved is not None else ()
+        return any(write[1] == INTERRUPT_CHANNEL for write in writes)
 
     def _refuse_if_waiting(self, thread_id: str) -> None:
+        if not self._is_paused(thread_id):
+            return
         waiting = self.service.pending(thread_id)
         if waiting is not None:
             who = "a support agent's reply" if waiting.kind == "escalation" else "a manager"
@@ -153,10 +150,8 @@ class Desk:
         """
         self.check_read(caller, thread_id)
         _errors_as_problems(lambda: validate_message(text))
-        with self._running_lock:
-            busy = thread_id in self._running
-        check = _raise_busy if busy else self._probe_other_processes
-        _errors_as_problems(lambda: check(thread_id))
+        if is_running(self.service.data_dir, thread_id):
+            _errors_as_problems(lambda: _raise_busy(thread_id))
         self._refuse_if_waiting(thread_id)
 
     def send(self, caller: Caller, thread_id: str, text: str) -> dict[str, Any]:
@@ -169,7 +164,7 @@ class Desk:
         customer_id = str(caller.customer_id)
 
         def run() -> dict[str, Any]:
-            with self._one_run(thread_id):
+            with running_turn(self.service.data_dir, thread_id):
                 self._refuse_if_waiting(thread_id)
                 result = self.service.send(text, thread_id=thread_id, customer_id=customer_id)
             return asdict(result)
