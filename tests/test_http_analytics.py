@@ -41,8 +41,9 @@ def _turn(conn: sqlite3.Connection, thread: str, **payload: object) -> None:
     )
 
 
-def test_figures_follow_their_definitions(tmp_path: Path) -> None:
-    conn = database.connect(tmp_path / "crm.sqlite")
+def _three_conversations_and_refunds(conn: sqlite3.Connection) -> None:
+    """a: resolved in one turn; b: billing -> sales over two turns; c: escalated to a human.
+    Refunds: $29 approved, $750 waiting, $600 approved by a manager."""
     _turn(conn, "a", route=["triage", "faq"])  # one turn, resolved: first contact
     _turn(
         conn,
@@ -89,6 +90,11 @@ def test_figures_follow_their_definitions(tmp_path: Path) -> None:
         customer_id="C004",
         payload={"outcome": "approved", "amount": 600.0, "ticket_id": "T-2"},
     )
+
+
+def test_figures_follow_their_definitions(tmp_path: Path) -> None:
+    conn = database.connect(tmp_path / "crm.sqlite")
+    _three_conversations_and_refunds(conn)
     figures = compute_analytics(conn, since=datetime.now(UTC) - timedelta(hours=1))
     conn.close()
     assert figures.conversations == 3 and figures.customer_turns == 4
