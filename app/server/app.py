@@ -7,15 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from slowapi import Limiter
-from slowapi.middleware import SlowAPIMiddleware
 
-from app.server.auth import credential_from_request
 from app.server.delivery import WebhookWorker
 from app.server.desk import Desk
-from app.server.problems import Problem, install_problem_handlers, problem_response
+from app.server.problems import install_problem_handlers, problem_response
+from app.server.rate_limit import RateLimit
 from app.server.routes_admin import router as admin_router
 from app.server.routes_conversations import router as conversations_router
 from app.server.routes_support import router as support_router
@@ -23,14 +21,6 @@ from app.server.settings import ServerSettings
 from app.service import SupportService
 from graph.context import Context
 from tools import database
-
-
-def _rate_key(request: Request) -> str:
-    """Count requests per credential (a key or a customer); anonymous ones per address."""
-    try:
-        return credential_from_request(request).rate_key
-    except Problem:
-        return f"ip:{request.client.host if request.client else 'unknown'}"
 
 
 def _open_desk(settings: ServerSettings) -> Desk:
@@ -94,11 +84,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         title="support-swarm",
         summary="Support-desk API: conversations, humans in the loop, webhooks, analytics.",
         lifespan=_lifespan,
+        dependencies=[Depends(RateLimit(settings.rate_limit))],
     )
     app.state.settings = settings
-    app.state.limiter = Limiter(key_func=_rate_key, default_limits=[settings.rate_limit])
     install_problem_handlers(app)
-    app.add_middleware(SlowAPIMiddleware)
     _body_limit(app, settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -94,7 +94,10 @@ class Desk:
     def owner(self, thread_id: str) -> str | None:
         """The customer a thread belongs to: from its checkpoints, or from the
         `conversation_started` event of a thread created and not yet written to."""
-        owner = self.service.thread_owner(thread_id)
+        # the saver's lock: a read on its shared connection while another thread writes
+        # could pin an old snapshot and fail that write with "database is locked"
+        with self.service.checkpointer.lock:
+            owner = self.service.thread_owner(thread_id)
         if owner is not None:
             return owner
         with database.pooled_connection(self.service.crm_path) as conn:

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from slowapi.errors import RateLimitExceeded
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_TYPE = "about:blank"
@@ -71,7 +70,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error (ours, FastAPI's, rate limits, crashes) as problem JSON."""
+    """Answer every error (ours, FastAPI's, crashes) as problem JSON."""
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -85,15 +84,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         return problem_response(exc.status_code, detail, request, headers=exc.headers)
-
-    @app.exception_handler(RateLimitExceeded)
-    async def _limited(request: Request, exc: RateLimitExceeded) -> JSONResponse:
-        return problem_response(
-            429,
-            f"Too many requests for this credential ({exc.detail}); slow down and retry.",
-            request,
-            headers={"Retry-After": "1"},
-        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

@@ -34,7 +34,7 @@ class ServerSettings:
     """HMAC key of customer tokens (HS256); shared by all workers through a file."""
     max_token_ttl_seconds: int = 86400
     rate_limit: str = "300/minute"
-    """Per-credential request limit in `slowapi` notation, per worker process."""
+    """Per-credential request limit such as `300/minute` (`limits` notation), per process."""
     max_body_bytes: int = 32 * 1024
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     webhook_max_attempts: int = 8
