@@ -67,18 +67,18 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float
 @contextmanager
 def running_server(
     data_dir: Path, *, workers: int = 1, env: dict[str, str] | None = None, model: str | None = None
-) -> Iterator[str]:
-    """Run `support-swarm serve` on a free port for the block; yields its base URL."""
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `support-swarm serve` on a free port for the block; yields the process, whose
+    `args` end with the data folder and whose base URL is `base_url(process)`."""
     port = free_port()
     command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     command += ["--workers", str(workers), "--data-dir", str(data_dir)]
     if model:
         command += ["--model", model]
     process = subprocess.Popen(command, env={**os.environ, **(env or {})})
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(base_url, process, STARTUP_SECONDS)
-        yield base_url
+        wait_healthy(base_url(process), process, STARTUP_SECONDS)
+        yield process
     finally:
         process.terminate()
         try:
@@ -86,6 +86,29 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def base_url(process: subprocess.Popen[bytes]) -> str:
+    """The base URL of a server started by `running_server`."""
+    args = [str(a) for a in process.args]  # type: ignore[union-attr]
+    return f"http://127.0.0.1:{args[args.index('--port') + 1]}"
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process `pid` and its descendants so far, read from
+    `/proc` (None where there is no `/proc`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    try:
+        while pending:
+            current = pending.pop()
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
 
 
 async def _conversation(
@@ -189,9 +212,14 @@ def run_http_bench(
             with database.pooled_connection(folder / "crm.sqlite") as conn:
                 key = create_key(conn, role="backend", name="bench").key
             database.close_pool(folder / "crm.sqlite")
-            with running_server(folder, workers=workers, env=env, model=model) as base_url:
-                tokens = _tokens(base_url, key, conversations)
-                figures = asyncio.run(_drive(base_url, tokens, turns))
+            with running_server(folder, workers=workers, env=env, model=model) as server:
+                tokens = _tokens(base_url(server), key, conversations)
+                cpu_before = tree_cpu_seconds(server.pid)
+                figures = asyncio.run(_drive(base_url(server), tokens, turns))
+                cpu_after = tree_cpu_seconds(server.pid)
+            if figures["turns"] and cpu_before is not None and cpu_after is not None:
+                spent = (cpu_after - cpu_before) * 1000 / figures["turns"]
+                figures["server_cpu_ms_per_turn"] = round(spent, 1)
     finally:
         if stub is not None:
             stub.stop()

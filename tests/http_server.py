@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from app.bench_http import running_server
+from app.bench_http import base_url, running_server
 from tools import database
 from tools.api_keys import create_key
 
@@ -54,5 +54,5 @@ def serve(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Server]
         }
     finally:
         conn.close()
-    with running_server(data_dir, env={**TEST_ENV, **(env or {})}) as base_url:
-        yield Server(base_url, data_dir, keys)
+    with running_server(data_dir, env={**TEST_ENV, **(env or {})}) as process:
+        yield Server(base_url(process), data_dir, keys)
