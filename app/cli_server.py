@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from graph.context import default_data_dir
 from tools import database
+from tools.analytics import compute_analytics, parse_when
 from tools.api_keys import KEY_ROLES, UnknownKeyError, create_key, list_keys, revoke_key
 from tools.webhooks import (
     EVENT_TYPES,
@@ -234,10 +236,8 @@ def report(
     as_json: AsJson = False,
 ) -> None:
     """Support analytics from the conversation events, with charts (PNG) in --out."""
-    from datetime import UTC, datetime, timedelta
 
     from app.report import print_report, write_report
-    from tools.analytics import compute_analytics, parse_when
 
     now = datetime.now(UTC)
     try:

@@ -9,6 +9,7 @@ is the customer ID. A customer endpoint takes the customer from the token alone.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -109,7 +110,7 @@ def credential_from_request(request: Request) -> Credential:
 AnyCredential = Annotated[Credential, Depends(credential_from_request)]
 
 
-def require_key(*roles: str):  # noqa: ANN201 - a FastAPI dependency factory
+def require_key(*roles: str) -> Callable[[Credential], Credential]:
     """A dependency admitting API keys of `roles` (an admin key also passes as `agent`).
 
     Raises:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -75,8 +76,6 @@ class WebhookWorker:
             sub = get_subscription(conn, row.subscription_id)
         if sub is None:
             return
-        import json
-
         body = json.dumps(row.payload)
         started = time.perf_counter()
         code: int | None = None

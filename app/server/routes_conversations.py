@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from app.server.auth import CustomerCaller, ReaderCaller
 from app.server.desk import Desk
@@ -69,11 +70,7 @@ async def send_message(
     """
     desk = desk_of(request)
     if "text/event-stream" in request.headers.get("accept", ""):
-        from starlette.concurrency import run_in_threadpool
-
         await run_in_threadpool(desk.precheck, caller, thread_id, body.text)
         return EventSourceResponse(turn_events(desk, caller, thread_id, body.text), ping=15)
-    from starlette.concurrency import run_in_threadpool
-
     turn = await run_in_threadpool(desk.send, caller, thread_id, body.text)
     return JSONResponse(turn)
