@@ -3,17 +3,22 @@ URL validation; API keys stored hashed."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from app.server.delivery import WebhookWorker
+from app.server.settings import ServerSettings
 from tools import database
 from tools.api_keys import create_key, list_keys, revoke_key, verify_key
 from tools.events import record_event
 from tools.webhooks import (
+    ALLOW_PRIVATE_ENV,
     InvalidWebhookError,
     add_subscription,
     claim_due,
@@ -152,3 +157,23 @@ def test_api_keys_are_stored_hashed_and_revocable(crm: sqlite3.Connection) -> No
     assert verify_key(crm, key.key) is None and list_keys(crm)[0].revoked_at
     with pytest.raises(ValueError, match="role"):
         create_key(crm, role="root", name="x")
+
+
+def test_delivery_checks_the_address_again_before_sending(
+    crm: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ALLOW_PRIVATE_ENV, raising=False)
+    add_subscription(crm, "http://127.0.0.1:9/a", [], allow_private=True)
+    with database.transaction(crm):
+        record_event(crm, kind="plan_changed", customer_id="C001", payload={})
+    worker = WebhookWorker(ServerSettings(data_dir=tmp_path, webhook_max_attempts=3))
+
+    async def deliver_due() -> None:
+        async with httpx.AsyncClient() as client:
+            for row in worker._claim():
+                await worker._deliver(client, row)
+
+    asyncio.run(deliver_due())
+    row = list_outbox(crm)[0]
+    assert row.status == "pending" and row.attempts == 1
+    assert row.last_error is not None and "InvalidWebhookError" in row.last_error

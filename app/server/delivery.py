@@ -23,7 +23,14 @@ from starlette.concurrency import run_in_threadpool
 
 from app.server.settings import ServerSettings
 from tools import database
-from tools.webhooks import OutboxRow, claim_due, get_subscription, record_attempt
+from tools.webhooks import (
+    InvalidWebhookError,
+    OutboxRow,
+    claim_due,
+    get_subscription,
+    record_attempt,
+    validate_url,
+)
 
 log = logging.getLogger("support_swarm.webhooks")
 
@@ -81,12 +88,14 @@ class WebhookWorker:
         code: int | None = None
         error: str | None = None
         try:
+            # checked again at each attempt: the host's addresses may have changed
+            await run_in_threadpool(validate_url, sub.url)
             answer = await client.post(
                 sub.url, content=body, headers=signed_headers(sub.secret, row.event_id, body)
             )
             code = answer.status_code
             error = None if answer.is_success else f"HTTP {code}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, InvalidWebhookError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         elapsed = (time.perf_counter() - started) * 1000
         status = await run_in_threadpool(self._finish, row, code, error, elapsed)
