@@ -297,6 +297,11 @@ def load(
     console.print(table)
 
 
+from app.cli_server import register  # noqa: E402  (after `bench`, which it extends)
+
+register(app)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -22,6 +22,7 @@ from app.service_models import TurnResult, pause_kind
 from graph.persistence import DURABILITY
 from graph.thread_index import record_turn
 from graph.turn_records import BUSY_ATTEMPTS, BUSY_FIRST_DELAY, is_busy
+from tools.events import record_turn_event
 
 if TYPE_CHECKING:
     from app.service import SupportService
@@ -146,6 +147,7 @@ def run_turn(
     record_turn(service.checkpointer, thread_id, customer_id, turn)
     result = summarise(values, route, waiting_for, thread_id, customer_id, message, source)
     result.message_id = message_id
+    record_turn_event(service.crm_path, result, values.get("messages") or [])
     return result
 
 

@@ -120,6 +120,10 @@ class DepartmentRegistry:
         """The tool-using specialist departments, in order."""
         return tuple(d for d in self._departments if d.kind == "specialist")
 
+    def specialist_nodes(self) -> frozenset[str]:
+        """Node names of the tool-using specialists."""
+        return frozenset(d.node for d in self.specialists())
+
     def by_node(self, node: str) -> Department | None:
         """The department handled by `node`, or None."""
         return next((d for d in self._departments if d.node == node), None)

@@ -181,7 +181,60 @@ _MIGRATION_3 = (
 """Version 3: refund requests waiting for a manager, so they count toward the refund
 thresholds of the invoice and the customer (`tools.refunds.refund_exposure`)."""
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
+_MIGRATION_4 = (
+    """CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    )""",
+    """CREATE TABLE webhook_subscriptions (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        removed_at TEXT
+    )""",
+    """CREATE TABLE webhook_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL,
+        subscription_id TEXT NOT NULL REFERENCES webhook_subscriptions(id),
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        lease_owner TEXT,
+        lease_until REAL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        UNIQUE (event_id, subscription_id)
+    )""",
+    "CREATE INDEX idx_outbox_due ON webhook_outbox(status, next_attempt_at)",
+    """CREATE TABLE webhook_deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        outbox_id INTEGER NOT NULL REFERENCES webhook_outbox(id),
+        attempt INTEGER NOT NULL,
+        status_code INTEGER,
+        error TEXT,
+        duration_ms REAL NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX idx_events_created ON conversation_events(created_at)",
+)
+"""Version 4: API keys (hashed), webhook subscriptions, the webhook outbox and its delivery
+log, and an index for analytics over time ranges."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _MIGRATION_1,
+    _MIGRATION_2,
+    _MIGRATION_3,
+    _MIGRATION_4,
+)
 """Schema migrations in order; migration `i` (0-based) moves `user_version` from i to i+1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,1 @@
+"""The support-desk HTTP API (`support-swarm serve`): FastAPI on Uvicorn."""
