@@ -7,7 +7,10 @@ Decision rules (all in `classify_message`):
    `intent` is then the best department label other than `escalation`, for
    information only), unless the best department has probability >=
    `CLARIFY_OVERRIDE` and a strong keyword of its own in the message ("I need help,
-   my signup fails" is not vague).
+   my signup fails" is not vague). The same holds under rule 4: when the top department
+   is unsure and has no keyword of its own, a department with probability >=
+   `CLARIFY_OVERRIDE` whose strong keyword occurs wins over `other` and over a
+   clarifying question.
 5. A message naming an invoice ID is about billing, never out of scope or vague
    ("the november one, INV-10012"; an active specialist keeps it in the graph).
 6. A phrase that names the request outright (`local_model.phrases`, e.g. "billed me
@@ -85,19 +88,34 @@ CLARIFY_OVERRIDE = 0.2
 """Least probability (0-1) a department needs, with a strong keyword, to win over `clarify`."""
 
 
+def _signalled_contender(text: str, scores: dict[str, float]) -> str | None:
+    """The most probable department with probability >= `CLARIFY_OVERRIDE` whose strong
+    keyword (`graph/registry.py` signals) occurs in `text`, or None.
+
+    A department that is close to the top and named by its own keyword ("connect Okta for
+    SAML single sign-on": faq 0.38, technical 0.36 with "saml") is a better answer than
+    `other` or a clarifying question. A top label `other` is not overridden: the
+    classifier judged the whole message out of scope ("how to compute price per ounce")."""
+    contenders = sorted(
+        (k for k, v in scores.items() if k not in (CLARIFY, "other") and v >= CLARIFY_OVERRIDE),
+        key=lambda k: -scores[k],
+    )
+    return next((k for k in contenders if strong_signal(k, text)), None)
+
+
 def _decide_route(text: str, scores: dict[str, float], threshold: float) -> str:
-    """Return a department label, `other`, or `clarify` from the classifier scores."""
+    """Return a department label, `other`, or `clarify` from the classifier scores
+    (rules 2-4 of the module docstring)."""
     label = max(scores, key=scores.__getitem__)
     confidence = scores[label]
-    if label == CLARIFY:
-        departments = {k: v for k, v in scores.items() if k not in (CLARIFY, "other")}
-        best = max(departments, key=departments.__getitem__)
-        if departments[best] >= CLARIFY_OVERRIDE and strong_signal(best, text):
-            return best
-        return CLARIFY
     if label == "other":
         return label
-    if confidence >= threshold or strong_signal(label, text):
+    if label != CLARIFY and (confidence >= threshold or strong_signal(label, text)):
+        return label
+    contender = _signalled_contender(text, scores)
+    if contender:
+        return contender
+    if label == CLARIFY:
         return label
     if not SUPPORT_VOCABULARY.search(text):
         return "other"

@@ -44,7 +44,6 @@ def test_technical_answer_cites_the_article_and_no_unrelated_incident(
     [
         ("How long do you keep my data?", "KB-022", "3 years on Professional"),
         ("Can I restore a deleted project?", "KB-045", "trash for 30 days"),
-        ("Do you have an education discount for universities?", "KB-047", "50 % off"),
     ],
 )
 def test_everyday_questions_get_the_article_with_its_figures(

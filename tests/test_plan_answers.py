@@ -141,3 +141,16 @@ def test_a_yes_answers_only_the_latest_question_never_an_older_offer(
     service.send("What happens if I cancel my annual plan?", thread_id="t-old", customer_id="C002")
     service.send("yes", thread_id="t-old", customer_id="C002")
     assert plan_changes(service, "C002") == []
+
+
+def test_an_education_discount_question_is_answered_by_sales_from_the_catalogue(
+    service: SupportService,
+) -> None:
+    result = service.send(
+        "Do you have an education discount for universities?",
+        thread_id="t-edu",
+        customer_id="C009",
+    )
+    assert result.agent == "sales"
+    assert "50 % off Starter and Professional" in result.reply
+    assert plan_changes(service, "C009") == []

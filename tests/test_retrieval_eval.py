@@ -11,6 +11,7 @@ import pytest
 
 from evals.retrieval import DEFAULT_DATA, evaluate, load_cases, main
 from tools.database import connect
+from tools.kb_ranking import CLEAR_LEAD_FLOOR, CLEAR_LEAD_RATIO, RELEVANCE_THRESHOLD, relevant
 from tools.knowledge_base import search_articles
 
 
@@ -40,6 +41,12 @@ def test_retrieval_meets_the_hit_and_none_targets() -> None:
         ("How long do you keep my data?", "KB-022"),
         ("Do you offer annual billing instead of monthly?", "KB-046"),
         ("how can I reset my pasword?", "KB-008"),
+        ("how do funnels work in Lumen", "KB-017"),
+        ("How do I build a new dashboard?", "KB-016"),
+        ("How can I add a colleague to our workspace?", "KB-019"),
+        ("What's a cohort and how do I make one?", "KB-018"),
+        ("Events from our iOS app aren't showing up in reports", "KB-007"),
+        ("How do I hook your API up to our Node.js backend?", "KB-005"),
     ],
 )
 def test_everyday_questions_find_the_article_that_answers(
@@ -51,6 +58,19 @@ def test_everyday_questions_find_the_article_that_answers(
 def test_an_unanswerable_question_gets_no_article(kb: sqlite3.Connection) -> None:
     assert search_articles(kb, "do you have an on-premise version we can host ourselves") == []
     assert search_articles(kb, "What's the weather in Paris?") == []
+
+
+def test_a_best_article_below_the_threshold_counts_only_when_it_clearly_leads() -> None:
+    low = RELEVANCE_THRESHOLD - 0.02
+    assert low >= CLEAR_LEAD_FLOOR
+    leading = [("KB-017", low), ("KB-016", low / CLEAR_LEAD_RATIO - 0.01)]
+    assert relevant(leading) == [("KB-017", low)]
+    close = [("KB-017", low), ("KB-016", low / CLEAR_LEAD_RATIO + 0.01)]
+    assert relevant(close) == []
+    assert relevant([("KB-017", CLEAR_LEAD_FLOOR - 0.01)]) == []
+    above = [("KB-001", 0.4), ("KB-002", RELEVANCE_THRESHOLD), ("KB-003", low)]
+    assert relevant(above) == above[:2]
+    assert relevant([]) == []
 
 
 def test_the_runner_prints_the_figures_and_rejects_a_bad_file(

@@ -6,10 +6,11 @@ synonyms added), which reward the article's own vocabulary, and character 3-5-gr
 still match through typos ("pasword", "webhoks"). The score is a weighted sum of both, in
 0..1. Title and tags are repeated in the indexed text so they weigh more than the body.
 
-An article is only returned when its score reaches `RELEVANCE_THRESHOLD`: below it the
-best match is most likely an unrelated article, and saying "no article" (and offering a
-ticket) is better than answering the wrong question. The threshold is measured with
-`python -m evals.retrieval` on our own labelled questions.
+An article is only returned when its score reaches `RELEVANCE_THRESHOLD`, or when it is
+the best match, scores at least `CLEAR_LEAD_FLOOR` and leads the runner-up by
+`CLEAR_LEAD_RATIO`: otherwise the best match is most likely an unrelated article, and
+saying "no article" (and offering a ticket) is better than answering the wrong question.
+Both rules are measured with `python -m evals.retrieval` on our own labelled questions.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ from sklearn.metrics.pairwise import linear_kernel
 RELEVANCE_THRESHOLD = 0.18
 """Lowest score (0..1) of an article worth showing; measured by `evals.retrieval`."""
 
+CLEAR_LEAD_FLOOR = 0.13
+"""Lowest score (0..1) of a best article kept below the threshold when it clearly leads."""
+
+CLEAR_LEAD_RATIO = 2.0
+"""How many times the runner-up's score the best article needs to count as a clear lead.
+
+Short how-to questions ("how do funnels work") carry one or two content words, so their
+best article scores under `RELEVANCE_THRESHOLD` even when nothing else comes close; an
+unrelated question scatters its few matches over several articles instead."""
+
 WORD_WEIGHT = 0.6
 """Share of the word view in the score; the character view gets the rest."""
 
@@ -40,7 +51,7 @@ STOP_WORDS = frozenset(
     than that the their theirs them then there these they this those through to too
     today under until up us very was we were what when where which while who why will
     with won would you your yours yesterday morning tonight hi hello hey thanks thank
-    want wanted need needs trying try tried help lumen s t ll ve re d m one""".split()  # noqa: SIM905
+    want wanted need needs trying try tried help lumen s t ll ve re d m one whats hows""".split()  # noqa: SIM905
 )
 """Words that match everything and rank nothing."""
 
@@ -98,6 +109,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "cancelling": ("cancellation", "cancel"),
     "refund": ("refunds",),
     "teammate": ("invite",),
+    "colleague": ("teammate", "invite"),
+    "colleagues": ("teammates", "invite"),
+    "coworker": ("teammate", "invite"),
+    "ios": ("mobile",),
+    "iphone": ("ios", "mobile"),
+    "android": ("mobile",),
+    "node": ("javascript", "sdk"),
+    "nodejs": ("node", "javascript", "sdk"),
     "several": ("multiple",),
     "hacked": ("compromised", "security", "incident"),
     "leaked": ("compromised", "security"),
@@ -119,6 +138,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "prices": ("pricing",),
 }
 """Customer word -> words the articles use for it (added to the query, never replacing)."""
+
+GENERIC_VERBS: dict[str, str] = {
+    verb: "create"
+    for verb in "build builds building built make makes making made".split()  # noqa: SIM905
+}
+"""Everyday verbs replaced by the one word the articles use for them ("how do I build a
+dashboard" asks how to create one, not about the funnel article titled "Building ...")."""
 
 
 PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -151,6 +177,7 @@ def terms(text: str) -> list[str]:
     for word in _WORD.findall(lowered):
         if word in STOP_WORDS or len(word) < 2:
             continue
+        word = GENERIC_VERBS.get(word, word)
         words.append(word)
         words.extend(SYNONYMS.get(word, ()))
     for pattern, extra in PHRASES:
@@ -227,3 +254,23 @@ class RankedIndex:
         scores = WORD_WEIGHT * word_scores + (1 - WORD_WEIGHT) * char_scores
         ranked = sorted(zip(self.ids, scores, strict=True), key=lambda p: (-p[1], p[0]))
         return [(article_id, float(score)) for article_id, score in ranked if score > 0]
+
+
+def relevant(
+    ranked: Sequence[tuple[str, float]], min_score: float = RELEVANCE_THRESHOLD
+) -> list[tuple[str, float]]:
+    """The head of `ranked` (as returned by `RankedIndex.rank`) worth showing, best first.
+
+    Every article scoring at least `min_score` is kept; when none does, the best article
+    alone is kept if it scores at least `CLEAR_LEAD_FLOOR` (or `min_score`, if lower) and
+    `CLEAR_LEAD_RATIO` times the runner-up's score (the clear-lead rule of the module
+    docstring). Scores are 0..1.
+    """
+    kept = [(article_id, score) for article_id, score in ranked if score >= min_score]
+    if kept or not ranked:
+        return kept
+    best = ranked[0][1]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    if best >= min(CLEAR_LEAD_FLOOR, min_score) and best >= CLEAR_LEAD_RATIO * runner_up:
+        return [ranked[0]]
+    return []

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from tools.kb_ranking import RELEVANCE_THRESHOLD, RankedIndex
+from tools.kb_ranking import RELEVANCE_THRESHOLD, RankedIndex, relevant
 
 _STEP = re.compile(r"^\s*(\d+)[.)]\s+(.*\S)\s*$")
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
@@ -245,7 +245,8 @@ def search_articles(
     """Return up to `limit` articles that answer free-text `query`, best first.
 
     Ranking is TF-IDF over words and character n-grams (`tools.kb_ranking`); an article
-    scoring below `min_score` is left out, so a question the knowledge base does not cover
+    scoring below `min_score` is left out (unless it is the best and clearly leads, see
+    `tools.kb_ranking.relevant`), so a question the knowledge base does not cover
     gets an empty list rather than an unrelated article.
 
     Args:
@@ -264,9 +265,9 @@ def search_articles(
     by_id = {a.id: a for a in articles}
     wanted = department.strip().lower() if department else None
     found: list[Article] = []
-    for article_id, score in _index_for(articles).rank(query):
+    for article_id, score in relevant(_index_for(articles).rank(query), min_score):
         article = by_id[article_id]
-        if score < min_score or len(found) >= max(1, limit):
+        if len(found) >= max(1, limit):
             break
         if wanted is None or article.department == wanted:
             found.append(article.model_copy(update={"score": round(score, 4)}))
