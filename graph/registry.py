@@ -94,6 +94,7 @@ SALES = Department(
         "get_current_plan",
         "compare_plans",
         "get_upgrade_offer",
+        "propose_plan_change",
         "change_plan",
     ),
     ticket_kind="sales",

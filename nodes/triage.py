@@ -8,11 +8,13 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from graph.context import MAX_MESSAGE_CHARS, Context
+from graph.departments import CLARIFY
 from graph.models import load_chat_model
 from graph.registry import DEPARTMENTS
 from graph.state import SupportState, TriageDecision, handoff_record
 from nodes import prompts
 from tools import database
+from tools.confirmations import confirm
 from tools.customers import require_customer
 
 
@@ -39,6 +41,55 @@ def validate_message(text: str) -> str:
 
 
 TRIAGE_MODES = ("hybrid", "llm", "classifier")
+
+DECLINED_REPLY = (
+    "No problem, I haven't changed anything ({summary} was not made). Is there anything else "
+    "I can help you with?"
+)
+"""Triage's answer when the customer declines a proposed write."""
+
+
+def answer_to_pending(state: SupportState, text: str, turn: int) -> tuple[str, dict[str, Any]]:
+    """Read the customer's message as an answer to the pending action, if one waits.
+
+    A pending action is answered only by the customer turn right after it was proposed
+    (`expires_turn`); any message consumes it (docs/architecture.md "Confirmation before
+    writes").
+
+    Returns:
+        `(answer, update)`: answer is `affirm`, `deny`, `other`, or `none` when nothing
+        waited for this turn; update clears `pending_action` and `confirmation`, and on
+        `affirm` records the `Confirmation` of this turn.
+    """
+    from local_model.confirmation import classify_answer
+
+    pending = state.get("pending_action")
+    update: dict[str, Any] = {"confirmation": None}
+    if pending:
+        update["pending_action"] = None
+    if not pending or pending.get("expires_turn") != turn:
+        return "none", update
+    answer = classify_answer(text).label
+    if answer == "affirm":
+        update["confirmation"] = confirm(pending, turn)
+    return answer, update
+
+
+def _declined(state: SupportState, update: dict[str, Any], active_intent: str) -> dict[str, Any]:
+    """The update when the customer declined the pending action: nothing is written, the
+    active specialist keeps the conversation and triage says nothing changed."""
+    pending: dict[str, Any] = dict(state.get("pending_action") or {})
+    summary = str(pending.get("summary") or "the change")
+    decision = TriageDecision(
+        intent=active_intent, confidence=1.0, summary=f"The customer declined: {summary}."
+    )
+    reply = DECLINED_REPLY.format(summary=summary[:1].lower() + summary[1:])
+    return {
+        **update,
+        "intent": CLARIFY,
+        "triage": {**decision.model_dump(), "decided_by": "confirmation"},
+        "messages": [AIMessage(content=reply, name="triage")],
+    }
 
 
 def _classify(
@@ -110,18 +161,23 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
         customer = require_customer(conn, ctx.customer_id)
     profile = customer.model_dump() if hasattr(customer, "model_dump") else dict(customer)
     active = state.get("active_agent")
-    follow_up = bool(active) and is_followup(text)
-    decision, decided_by = _classify(text, ctx, profile, follow_up=follow_up)
+    active_intent = DEPARTMENTS.intent_for(active) if active else None
+    turn = int(state.get("turn") or 0) + 1
+    answer, confirmation_update = answer_to_pending(state, text, turn)
     update: dict[str, Any] = {
-        "turn": int(state.get("turn") or 0) + 1,
+        "turn": turn,
         "turn_handoffs": 0,
         "tool_steps": 0,
+        **confirmation_update,
     }
+    if answer == "deny" and active_intent:
+        return _declined(state, update, active_intent)
+    follow_up = bool(active) and (answer == "affirm" or is_followup(text))
+    decision, decided_by = _classify(text, ctx, profile, follow_up=follow_up)
     intent: str = decision.intent
     human_node = DEPARTMENTS.human_node()
     human_intent = str(DEPARTMENTS.intent_for(human_node))
     human_reason = _needs_human(decision, profile)
-    active_intent = DEPARTMENTS.intent_for(active) if active else None
     if human_reason or intent == human_intent:
         intent = human_intent
         triaged = {
@@ -150,4 +206,9 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
         update["messages"] = [AIMessage(content=reply, name="triage")]
     update["intent"] = intent
     update["triage"] = {**decision.model_dump(), "decided_by": decided_by}
+    confirmed = update.get("confirmation")
+    if confirmed and intent == active_intent:
+        update["triage"]["confirmed"] = confirmed["action"]["summary"]
+    elif confirmed:
+        update["confirmation"] = None
     return update

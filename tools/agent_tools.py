@@ -42,7 +42,7 @@ from langgraph.types import Command
 from graph.context import Context
 from graph.registry import DEPARTMENTS
 from graph.state import ApprovalRequest
-from tools import billing, plans, refunds, tickets
+from tools import billing, confirmations, offers, plans, refunds, tickets
 from tools.customers import Customer, require_customer
 from tools.database import pooled_connection
 from tools.knowledge_base import search_articles
@@ -416,41 +416,142 @@ def get_upgrade_offer(
     runtime: ToolRuntime[Context],
     discount_pct: float = 10,
     trial_days: int = 14,
-) -> dict:
-    """Prepare an upgrade offer to `target_plan` with a discount (percent) and a trial
-    (days). Offers are capped at 30 % and 30 days; `clamped` is true when the request was
-    reduced to the caps. Does not change the plan."""
+    months: int = offers.DEFAULT_OFFER_MONTHS,
+) -> dict | Command:
+    """Make and store an upgrade offer to `target_plan`: a discount (percent) for `months`
+    billed months and a trial (days). Capped at 30 % and 30 days (`clamped` is true when
+    reduced); valid for 7 days. It proposes the change: ask the customer to confirm; only
+    a "yes" in their next message lets `change_plan` accept it, on these stored terms.
+    Does not change the plan."""
 
     def action(call: _Call) -> dict[str, Any]:
-        offer = plans.make_offer(call.customer, target_plan, discount_pct, trial_days)
-        return {"offer": offer.model_dump()}
+        stored, priced = offers.create_offer(
+            call.conn,
+            call.customer,
+            target_plan,
+            discount_pct=discount_pct,
+            trial_days=trial_days,
+            months=months,
+            today=call.today,
+            idempotency_key=call.idempotency_key,
+            thread_id=call.thread_id,
+        )
+        offer = {
+            **priced.model_dump(),
+            "offer_id": stored.id,
+            "months": stored.months,
+            "expires_on": stored.expires_on,
+        }
+        return {"offer": offer, "summary": stored.summary(), "question": confirmations.ASK}
 
-    return _run(runtime, action)
+    outcome = _run(runtime, action)
+    offer = outcome.get("offer") if outcome.get("ok") else None
+    if not offer:
+        return outcome
+    terms = {
+        key: offer[key]
+        for key in ("offer_id", "target_plan", "discount_pct", "trial_days", "months")
+    }
+    pending = confirmations.propose(
+        "offer",
+        "change_plan",
+        terms,
+        str(outcome["summary"]),
+        turn=int(_state_value(runtime.state, "turn") or 0),
+        expires_on=str(offer["expires_on"]),
+    )
+    return confirmations.proposal_result(runtime, "get_upgrade_offer", outcome, pending)
+
+
+@tool
+def propose_plan_change(target_plan: str, runtime: ToolRuntime[Context]) -> dict | Command:
+    """Propose moving the customer to `target_plan` without an offer (a downgrade, or an
+    upgrade at list price): returns the comparison and the question to ask. Only a "yes"
+    in the customer's next message lets `change_plan` make it. Does not change the plan."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        comparison = plans.compare_plans(call.customer.plan, target_plan)
+        if comparison.direction == "same":
+            raise ValueError(f"The account is already on the {comparison.target_plan} plan")
+        summary = (
+            f"Move from {comparison.current_plan} to {comparison.target_plan} "
+            f"(${comparison.target_price:,.2f}/month)"
+        )
+        return {
+            "comparison": comparison.model_dump(),
+            "summary": summary,
+            "question": confirmations.ASK,
+        }
+
+    outcome = _run(runtime, action)
+    if not outcome.get("ok"):
+        return outcome
+    target = str(outcome["comparison"]["target_plan"])
+    pending = confirmations.propose(
+        "plan_change",
+        "change_plan",
+        {"target_plan": target},
+        str(outcome["summary"]),
+        turn=int(_state_value(runtime.state, "turn") or 0),
+    )
+    return confirmations.proposal_result(runtime, "propose_plan_change", outcome, pending)
 
 
 @tool
 def change_plan(target_plan: str, runtime: ToolRuntime[Context]) -> dict:
-    """Move the customer to `target_plan` once they have confirmed. Upgrades apply
-    immediately; downgrades apply at the next renewal."""
+    """Make the plan change the customer has just confirmed: an offer from
+    `get_upgrade_offer` (accepted on its stored terms) or a change from
+    `propose_plan_change`. Refused unless the customer's latest message said yes to that
+    proposal for `target_plan`. Upgrades apply immediately; downgrades at the next renewal."""
+    try:
+        confirmed = confirmations.confirmed_action(
+            runtime.state,
+            "change_plan",
+            ("offer", "plan_change"),
+            propose_with="get_upgrade_offer or propose_plan_change",
+        )
+        target = plans.resolve_plan(str(confirmed["arguments"].get("target_plan", ""))).name
+        if plans.resolve_plan(target_plan).name != target:
+            raise ValueError(
+                f"Not done: the customer confirmed a move to {target}, not to {target_plan}. "
+                "Propose the new plan and ask again."
+            )
+    except ValueError as exc:
+        return {"ok": False, "error": str(exc)}
+    offer_id = confirmed["arguments"].get("offer_id")
 
     def action(call: _Call) -> dict[str, Any]:
-        change = plans.change_plan(
-            call.conn,
-            call.customer.id,
-            target_plan,
-            idempotency_key=call.idempotency_key,
-            today=call.today,
-            thread_id=call.thread_id,
-        )
+        if offer_id:
+            change = offers.accept_offer(
+                call.conn,
+                call.customer.id,
+                str(offer_id),
+                today=call.today,
+                idempotency_key=call.idempotency_key,
+                thread_id=call.thread_id,
+            )
+        else:
+            change = plans.change_plan(
+                call.conn,
+                call.customer.id,
+                target,
+                idempotency_key=call.idempotency_key,
+                today=call.today,
+                thread_id=call.thread_id,
+            )
         return {
             "from_plan": change.from_plan,
             "to_plan": change.to_plan,
             "monthly_difference": change.monthly_difference,
             "effective": change.effective,
             "effective_on": change.effective_on,
+            "discount_pct": change.discount_pct,
+            "trial_days": change.trial_days,
+            "months": confirmed["arguments"].get("months", 0),
+            "offer_id": offer_id,
         }
 
-    return _run(runtime, action, ("change_plan", {"target_plan": target_plan}))
+    return _run(runtime, action, ("change_plan", {"target_plan": target}))
 
 
 def _state_value(state: Any, key: str) -> Any:
@@ -509,6 +610,7 @@ ALL_TOOLS: list[BaseTool] = [
     get_current_plan,
     compare_plans,
     get_upgrade_offer,
+    propose_plan_change,
     change_plan,
     create_ticket,
 ]

@@ -172,7 +172,30 @@ _MIGRATION_2 = (
 )
 """Version 2: knowledge base with FTS5, service status, audit trail, idempotency records."""
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
+_MIGRATION_3 = (
+    """CREATE TABLE offers (
+        id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        thread_id TEXT,
+        current_plan TEXT NOT NULL,
+        target_plan TEXT NOT NULL,
+        list_price REAL NOT NULL,
+        discount_pct REAL NOT NULL,
+        trial_days INTEGER NOT NULL,
+        months INTEGER NOT NULL,
+        created_on TEXT NOT NULL,
+        expires_on TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'accepted')),
+        idempotency_key TEXT UNIQUE,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX idx_offers_customer ON offers(customer_id)",
+    "ALTER TABLE plan_changes ADD COLUMN months INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE plan_changes ADD COLUMN offer_id TEXT REFERENCES offers(id)",
+)
+"""Version 3: stored offers (terms and expiry) and the accepted offer on a plan change."""
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
 """Schema migrations in order; migration `i` (0-based) moves `user_version` from i to i+1."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,9 +18,10 @@ def _next_plan(current: str) -> str | None:
 
 
 def _pending_change(view: TurnView) -> str | None:
-    """The plan offered earlier in the conversation and not yet applied, if any."""
+    """The plan proposed last turn that the customer has just confirmed (triage records
+    `confirmed` only for an affirmed pending action), if any."""
     offers = view.called_earlier("get_upgrade_offer")
-    if not offers:
+    if not offers or not view.triage.get("confirmed"):
         return None
     target = str(offers[-1].get("target_plan", ""))
     done = [str(c.get("target_plan", "")).lower() for c in view.called_earlier("change_plan")]
