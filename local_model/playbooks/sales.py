@@ -18,14 +18,12 @@ def _next_plan(current: str) -> str | None:
 
 
 def _pending_change(view: TurnView) -> str | None:
-    """The plan proposed last turn that the customer has just confirmed (triage records
-    `confirmed` only for an affirmed pending action), if any."""
+    """The plan of the latest offer when the customer has just confirmed it (triage records
+    `confirmed` only for an affirmed pending action), else None."""
     offers = view.called_earlier("get_upgrade_offer")
     if not offers or not view.triage.get("confirmed"):
         return None
-    target = str(offers[-1].get("target_plan", ""))
-    done = [str(c.get("target_plan", "")).lower() for c in view.called_earlier("change_plan")]
-    return None if target.lower() in done else target
+    return str(offers[-1].get("target_plan", "")) or None
 
 
 def _offer_reply(view: TurnView) -> str:

@@ -1,0 +1,172 @@
+"""Confirmation before writes and honoured offers, through the real graph.
+
+The `local` model and a scripted tool-calling model drive the support graph on a real
+CRM file: a plan changes only when the customer's next message affirms the proposal, and
+an accepted offer is billed on its stored terms.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app.service import SupportService
+from evals.scripted_model import ScriptedChatModel, calls, reply
+from graph.context import Context
+from tests.llm_support import last_tool_result, open_desk, plug_scripted_model, rows
+from tools.database import connect
+from tools.offers import upcoming_invoice
+
+TODAY = "2026-11-22"
+
+
+def _plan_changes(crm_path: Path | str, customer: str) -> list:
+    return rows(crm_path, "SELECT * FROM plan_changes WHERE customer_id = ?", customer)
+
+
+def _offer_to_professional(desk: SupportService, thread: str) -> dict:
+    """Ask C002 (on Starter) for an upgrade and return the stored offer from state."""
+    first = desk.send("I'd like to upgrade to Professional", thread_id=thread, customer_id="C002")
+    assert first.agent == "sales" and "?" in first.reply
+    pending = desk.state(thread)["pending_action"]
+    assert pending["kind"] == "offer" and pending["arguments"]["target_plan"] == "Professional"
+    return pending
+
+
+def test_no_thanks_to_an_offer_changes_nothing(service: SupportService) -> None:
+    pending = _offer_to_professional(service, "t-no")
+    answer = service.send("no thanks, not right now", thread_id="t-no", customer_id="C002")
+    assert "haven't changed anything" in answer.reply
+    assert "Done" not in answer.reply
+    assert _plan_changes(service.crm_path, "C002") == []
+    state = service.state("t-no")
+    assert state["pending_action"] is None and state["confirmation"] is None
+    # A later "yes" has nothing to confirm: still no change.
+    service.send("yes, please do that", thread_id="t-no", customer_id="C002")
+    assert _plan_changes(service.crm_path, "C002") == []
+    assert (
+        rows(
+            service.crm_path,
+            "SELECT status FROM offers WHERE id = ?",
+            pending["arguments"]["offer_id"],
+        )[0][0]
+        == "open"
+    )
+
+
+def test_yes_to_an_offer_changes_the_plan_on_its_terms_and_bills_them(
+    service: SupportService,
+) -> None:
+    pending = _offer_to_professional(service, "t-yes")
+    terms = pending["arguments"]
+    assert (terms["discount_pct"], terms["trial_days"], terms["months"]) == (10.0, 14, 3)
+    answer = service.send("yes, please do that", thread_id="t-yes", customer_id="C002")
+    assert "Done" in answer.reply and "Professional" in answer.reply
+    (change,) = _plan_changes(service.crm_path, "C002")
+    assert (change["to_plan"], change["discount_pct"], change["trial_days"]) == (
+        "Professional",
+        10.0,
+        14,
+    )
+    assert (change["months"], change["offer_id"]) == (3, terms["offer_id"])
+    conn = connect(service.crm_path)
+    try:
+        invoice = upcoming_invoice(conn, "C002", date.fromisoformat(TODAY))
+    finally:
+        conn.close()
+    assert invoice.plan == "Professional" and invoice.amount == 89.1
+    assert invoice.trial_ends_on == "2026-12-06" and invoice.bills_on >= "2026-12-06"
+
+
+def test_an_offer_accepted_after_seven_days_is_refused_and_a_fresh_one_can_be_made(
+    data_dir: Path,
+) -> None:
+    with SupportService(data_dir, Context(today=TODAY)) as desk:
+        old = _offer_to_professional(desk, "t-late")
+        assert old["expires_on"] == "2026-11-29"
+    with SupportService(data_dir, Context(today="2026-11-30")) as later:
+        answer = later.send("yes, please do that", thread_id="t-late", customer_id="C002")
+        assert "expired" in answer.reply
+        assert _plan_changes(later.crm_path, "C002") == []
+        fresh = _offer_to_professional(later, "t-late")
+        assert fresh["arguments"]["offer_id"] != old["arguments"]["offer_id"]
+        assert fresh["expires_on"] == "2026-12-07"
+        later.send("sure, go ahead", thread_id="t-late", customer_id="C002")
+        (change,) = _plan_changes(later.crm_path, "C002")
+        assert change["offer_id"] == fresh["arguments"]["offer_id"]
+
+
+def test_a_different_request_after_an_offer_clears_it(service: SupportService) -> None:
+    _offer_to_professional(service, "t-moved")
+    other = service.send("Show me my last invoice", thread_id="t-moved", customer_id="C002")
+    assert other.agent == "billing"
+    assert service.state("t-moved")["pending_action"] is None
+    service.send("yes, please do that", thread_id="t-moved", customer_id="C002")
+    assert _plan_changes(service.crm_path, "C002") == []
+
+
+def test_the_demo_upgrade_confirmed_in_a_new_process_still_changes_the_plan(
+    data_dir: Path,
+) -> None:
+    with SupportService(data_dir, Context(today=TODAY)) as first:
+        first.send(
+            "I want to upgrade from Professional to Enterprise",
+            thread_id="t-demo",
+            customer_id="C001",
+        )
+    with SupportService(data_dir, Context(today=TODAY)) as second:
+        answer = second.send("yes, please do that", thread_id="t-demo", customer_id="C001")
+        assert "Done" in answer.reply
+        (change,) = _plan_changes(second.crm_path, "C001")
+        assert (change["to_plan"], change["discount_pct"]) == ("Enterprise", 10.0)
+
+
+def test_a_model_changing_the_plan_on_its_own_is_refused_and_told_why(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = ScriptedChatModel(
+        script={
+            "sales": [
+                calls(("change_plan", {"target_plan": "Enterprise"})),
+                lambda messages: reply(last_tool_result(messages, "change_plan")["error"]),
+            ]
+        }
+    )
+    plug_scripted_model(monkeypatch, model)
+    with open_desk(data_dir, triage_mode="classifier") as desk:
+        answer = desk.send(
+            "I want to upgrade to Enterprise", thread_id="t-rogue", customer_id="C001"
+        )
+        refusal = last_tool_result(desk.state("t-rogue")["messages"], "change_plan")
+        assert refusal["ok"] is False and "not confirmed" in refusal["error"]
+        assert "get_upgrade_offer" in refusal["error"] and "not confirmed" in answer.reply
+        assert _plan_changes(desk.crm_path, "C001") == []
+
+
+def test_a_model_raising_the_discount_at_acceptance_gets_the_offer_s_terms(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = ScriptedChatModel(
+        script={
+            "sales": [
+                calls(("get_upgrade_offer", {"target_plan": "Enterprise", "discount_pct": 10})),
+                reply("10% off Enterprise for 3 months and a 14-day trial. Shall I switch you?"),
+                # the customer says yes; the model re-offers at 30 % and accepts that instead
+                calls(("get_upgrade_offer", {"target_plan": "Enterprise", "discount_pct": 30})),
+                calls(("change_plan", {"target_plan": "Enterprise", "discount_pct": 30})),
+                lambda messages: reply(str(last_tool_result(messages, "change_plan"))),
+            ]
+        }
+    )
+    plug_scripted_model(monkeypatch, model)
+    with open_desk(data_dir, triage_mode="classifier") as desk:
+        desk.send("I want to upgrade to Enterprise", thread_id="t-raise", customer_id="C001")
+        offered = desk.state("t-raise")["pending_action"]["arguments"]
+        desk.send("yes, please do that", thread_id="t-raise", customer_id="C001")
+        (change,) = _plan_changes(desk.crm_path, "C001")
+        assert change["offer_id"] == offered["offer_id"]
+        assert (change["discount_pct"], change["trial_days"]) == (10.0, 14)
+        accepted = last_tool_result(desk.state("t-raise")["messages"], "change_plan")
+        assert accepted["ok"] is True and accepted["discount_pct"] == 10.0
