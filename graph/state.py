@@ -244,3 +244,6 @@ class SupportState(TypedDict, total=False):
     """A write proposed to the customer, waiting for the next message to affirm it."""
     confirmation: Confirmation | None
     """The pending action the customer affirmed in the current turn, if any."""
+    named_charges: list[str]
+    """Invoice IDs the customer named, confirmed a refund of, or was asked a refund reason
+    for in this thread: a refund of these needs no further confirmation."""

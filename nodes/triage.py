@@ -16,6 +16,7 @@ from nodes import prompts
 from tools import database
 from tools.confirmations import confirm
 from tools.customers import require_customer
+from tools.refund_confirmation import invoice_key
 
 
 class InvalidMessageError(ValueError):
@@ -72,6 +73,9 @@ def answer_to_pending(state: SupportState, text: str, turn: int) -> tuple[str, d
     answer = classify_answer(text).label
     if answer == "affirm":
         update["confirmation"] = confirm(pending, turn)
+        invoice = invoice_key(str(pending["arguments"].get("invoice_id") or ""))
+        if pending["kind"] == "refund" and invoice:
+            update["named_charges"] = [*(state.get("named_charges") or []), invoice]
     return answer, update
 
 
@@ -206,9 +210,18 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
         update["messages"] = [AIMessage(content=reply, name="triage")]
     update["intent"] = intent
     update["triage"] = {**decision.model_dump(), "decided_by": decided_by}
+    named = update.get("named_charges") or list(state.get("named_charges") or [])
+    invoice = invoice_key(decision.entities.invoice_id or "")
+    if invoice and invoice not in named:
+        update["named_charges"] = [*named, invoice]
     confirmed = update.get("confirmation")
     if confirmed and intent == active_intent:
-        update["triage"]["confirmed"] = confirmed["action"]["summary"]
+        action = confirmed["action"]
+        update["triage"]["confirmed"] = {
+            "summary": action["summary"],
+            "tool": action["tool"],
+            "arguments": action["arguments"],
+        }
     elif confirmed:
         update["confirmation"] = None
     return update

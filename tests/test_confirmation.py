@@ -170,3 +170,79 @@ def test_a_model_raising_the_discount_at_acceptance_gets_the_offer_s_terms(
         assert (change["discount_pct"], change["trial_days"]) == (10.0, 14)
         accepted = last_tool_result(desk.state("t-raise")["messages"], "change_plan")
         assert accepted["ok"] is True and accepted["discount_pct"] == 10.0
+
+
+def _refunds(crm_path: Path | str, customer: str) -> list:
+    return rows(crm_path, "SELECT * FROM refunds WHERE customer_id = ?", customer)
+
+
+def test_a_refund_of_a_charge_picked_from_several_is_asked_about_first(
+    service: SupportService,
+) -> None:
+    # C003 has nine $49.99 charges: the amount alone does not name one.
+    asked = service.send("Please refund the $49.99 charge", thread_id="t-r", customer_id="C003")
+    assert "Shall I refund $49.99 for invoice INV-10046" in asked.reply
+    assert _refunds(service.crm_path, "C003") == []
+    assert service.state("t-r")["pending_action"]["kind"] == "refund"
+    done = service.send("yes please", thread_id="t-r", customer_id="C003")
+    (refund,) = _refunds(service.crm_path, "C003")
+    assert (refund["invoice_id"], refund["amount"], refund["status"]) == (
+        "INV-10046",
+        49.99,
+        "approved",
+    )
+    assert "refunded $49.99" in done.reply
+
+
+def test_no_to_a_proposed_refund_refunds_nothing(service: SupportService) -> None:
+    service.send("Please refund the $49.99 charge", thread_id="t-rn", customer_id="C003")
+    answer = service.send("no, hold on", thread_id="t-rn", customer_id="C003")
+    assert "haven't changed anything" in answer.reply
+    assert _refunds(service.crm_path, "C003") == []
+
+
+def test_a_refund_of_a_named_invoice_follows_the_policy_at_once(service: SupportService) -> None:
+    answer = service.send(
+        "Please refund invoice INV-10046, the $49.99 charge", thread_id="t-rid", customer_id="C003"
+    )
+    assert "refunded $49.99" in answer.reply
+    assert [r["invoice_id"] for r in _refunds(service.crm_path, "C003")] == ["INV-10046"]
+
+
+def test_a_confirmed_refund_that_needs_a_reason_is_not_asked_about_again(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refund = {"invoice_id": "INV-10083", "amount": 299.0}
+
+    def outcome_reply(messages: list) -> object:
+        result = last_tool_result(messages, "request_refund")
+        return reply(str(result.get("question") or result.get("outcome")))
+
+    model = ScriptedChatModel(
+        script={
+            "refunds": [
+                calls(("request_refund", refund)),
+                outcome_reply,
+                calls(("request_refund", refund)),
+                outcome_reply,
+                calls(("request_refund", {**refund, "reason": "the seats were never used"})),
+                outcome_reply,
+            ]
+        }
+    )
+    plug_scripted_model(monkeypatch, model)
+    with open_desk(data_dir, triage_mode="classifier") as desk:
+        # C006 pays $299 every month: the amount alone does not name the charge.
+        asked = desk.send("Please refund my $299 charge", thread_id="t-why", customer_id="C006")
+        assert asked.reply.startswith("Shall I refund $299.00 for invoice INV-10083")
+        why = desk.send("yes, go ahead", thread_id="t-why", customer_id="C006")
+        assert why.reply == "needs_reason"
+        assert desk.state("t-why")["named_charges"] == ["INV-10083"]
+        done = desk.send(
+            "The reason for the refund: the seats were never used",
+            thread_id="t-why",
+            customer_id="C006",
+        )
+        assert done.reply == "approved"
+        (row,) = _refunds(desk.crm_path, "C006")
+        assert (row["invoice_id"], row["amount"]) == ("INV-10083", 299.0)

@@ -46,6 +46,7 @@ from tools import billing, confirmations, offers, plans, refunds, tickets
 from tools.customers import Customer, require_customer
 from tools.database import pooled_connection
 from tools.knowledge_base import search_articles
+from tools.refund_confirmation import invoice_key, refund_proposal
 from tools.service_status import get_status
 from tools.tool_requests import effect_arguments, record_result, recorded_result, request_key
 
@@ -291,12 +292,24 @@ def request_refund(
     customer's `reason`. Policy decides the outcome: approved (refund_id set),
     needs_reason (ask why, then call again), needs_manager_approval (ticket_id set, a
     manager reviews it; the conversation then waits for the decision) or rejected (see
-    explanation)."""
+    explanation). A charge the customer did not clearly name (by invoice ID, as a
+    duplicate, or by an amount matching only it) gives needs_confirmation: ask `question`;
+    the refund is made when they say yes in their next message."""
 
     keys: list[str] = []
 
     def action(call: _Call) -> dict[str, Any]:
         keys.append(call.idempotency_key)
+        ask = refund_proposal(
+            call.conn,
+            call.customer.id,
+            call.state or {},
+            invoice_id,
+            amount,
+            idempotency_key=call.idempotency_key,
+        )
+        if ask is not None:
+            return ask
         result = refunds.request_refund(
             call.conn,
             call.customer.id,
@@ -311,6 +324,15 @@ def request_refund(
 
     effect = ("request_refund", {"invoice_id": invoice_id, "amount": amount, "reason": reason})
     outcome = _run(runtime, action, effect)
+    if outcome.get("outcome") == "needs_confirmation":
+        arguments = {"invoice_id": outcome["invoice_id"], "amount": amount, "reason": reason}
+        turn = int(_state_value(runtime.state, "turn") or 0)
+        proposed = confirmations.propose(
+            "refund", "request_refund", arguments, outcome["summary"], turn=turn
+        )
+        return confirmations.proposal_result(runtime, "request_refund", outcome, proposed)
+    if outcome.get("outcome") == "needs_reason":
+        return _charge_named(runtime, outcome)
     if outcome.get("outcome") != "needs_manager_approval" or not outcome.get("ticket_id"):
         return outcome
     if not _first_call_of_its_kind(runtime, "request_refund") or (runtime.state or {}).get(
@@ -332,6 +354,21 @@ def request_refund(
         tool_call_id=runtime.tool_call_id or "",
     )
     return Command(update={"messages": [message], "pending_approval": pending})
+
+
+def _charge_named(runtime: ToolRuntime[Context], outcome: dict[str, Any]) -> dict | Command:
+    """`outcome`, and in a conversation the invoice added to `named_charges`: the customer
+    is asked for a reason for a refund of that invoice, so their answer names it."""
+    named = list(_state_value(runtime.state, "named_charges") or [])
+    invoice = invoice_key(str(outcome.get("invoice_id") or ""))
+    if not isinstance(_state_value(runtime.state, "turn"), int) or not invoice or invoice in named:
+        return outcome
+    message = ToolMessage(
+        content=json.dumps(outcome, default=str),
+        name="request_refund",
+        tool_call_id=runtime.tool_call_id or "",
+    )
+    return Command(update={"messages": [message], "named_charges": [*named, invoice]})
 
 
 @tool

@@ -21,7 +21,7 @@ from graph.state import Confirmation, PendingAction, PendingKind
 ASK = "Ask the customer to confirm; change_plan works only after they say yes."
 """The instruction a proposing tool returns with its proposal."""
 
-PROPOSING_TOOLS = ("get_upgrade_offer", "propose_plan_change")
+PROPOSING_TOOLS = ("get_upgrade_offer", "propose_plan_change", "request_refund")
 """Tools that write a `PendingAction`; one proposal per assistant reply."""
 
 NOT_CONFIRMED = (
