@@ -96,6 +96,8 @@ SALES = Department(
         "get_upgrade_offer",
         "propose_plan_change",
         "change_plan",
+        "propose_cancellation",
+        "cancel_subscription",
     ),
     ticket_kind="sales",
     playbook="sales",

@@ -125,6 +125,8 @@ def test_tools_by_agent() -> None:
             "get_upgrade_offer",
             "propose_plan_change",
             "change_plan",
+            "propose_cancellation",
+            "cancel_subscription",
         ],
         "faq": ["search_knowledge_base"],
     }

@@ -246,3 +246,38 @@ def test_a_confirmed_refund_that_needs_a_reason_is_not_asked_about_again(
         assert done.reply == "approved"
         (row,) = _refunds(desk.crm_path, "C006")
         assert (row["invoice_id"], row["amount"]) == ("INV-10083", 299.0)
+
+
+def test_a_cancellation_is_made_only_after_the_customer_confirms_it(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = ScriptedChatModel(
+        script={
+            "sales": [
+                calls("cancel_subscription"),
+                lambda messages: reply(last_tool_result(messages, "cancel_subscription")["error"]),
+                calls("propose_cancellation"),
+                lambda messages: reply(
+                    last_tool_result(messages, "propose_cancellation")["summary"]
+                ),
+                calls("cancel_subscription"),
+                lambda messages: reply(str(last_tool_result(messages, "cancel_subscription"))),
+            ]
+        }
+    )
+    plug_scripted_model(monkeypatch, model)
+    with open_desk(data_dir, triage_mode="classifier") as desk:
+        refused = desk.send("I want to cancel my subscription", thread_id="t-c", customer_id="C002")
+        assert "not confirmed" in refused.reply
+        proposed = desk.send("Please cancel my subscription", thread_id="t-c", customer_id="C002")
+        assert proposed.reply.startswith("Cancel the Starter subscription")
+        assert rows(desk.crm_path, "SELECT * FROM cancellations") == []
+        desk.send("yes, please do that", thread_id="t-c", customer_id="C002")
+        (row,) = rows(desk.crm_path, "SELECT * FROM cancellations WHERE customer_id = 'C002'")
+        assert row["plan"] == "Starter" and row["effective_on"] > TODAY
+        conn = connect(desk.crm_path)
+        try:
+            with pytest.raises(LookupError, match="nothing more is billed"):
+                upcoming_invoice(conn, "C002", date.fromisoformat(TODAY))
+        finally:
+            conn.close()

@@ -42,7 +42,7 @@ from langgraph.types import Command
 from graph.context import Context
 from graph.registry import DEPARTMENTS
 from graph.state import ApprovalRequest
-from tools import billing, confirmations, offers, plans, refunds, tickets
+from tools import billing, cancellations, confirmations, offers, plans, refunds, tickets
 from tools.customers import Customer, require_customer
 from tools.database import pooled_connection
 from tools.knowledge_base import search_articles
@@ -591,6 +591,66 @@ def change_plan(target_plan: str, runtime: ToolRuntime[Context]) -> dict:
     return _run(runtime, action, ("change_plan", {"target_plan": target}))
 
 
+@tool
+def propose_cancellation(runtime: ToolRuntime[Context]) -> dict | Command:
+    """Propose cancelling the customer's subscription at the end of the billing period:
+    returns the plan, the date it ends and the question to ask. Only a "yes" in the
+    customer's next message lets `cancel_subscription` do it. Does not cancel."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        terms = cancellations.cancellation_terms(call.conn, call.customer.id, call.today)
+        summary = (
+            f"Cancel the {terms.plan} subscription at the end of the billing period "
+            f"on {terms.effective_on}"
+        )
+        return {
+            "plan": terms.plan,
+            "ends_on": terms.effective_on,
+            "summary": summary,
+            "question": confirmations.ASK,
+        }
+
+    outcome = _run(runtime, action)
+    if not outcome.get("ok"):
+        return outcome
+    pending = confirmations.propose(
+        "cancellation",
+        "cancel_subscription",
+        {"plan": outcome["plan"], "ends_on": outcome["ends_on"]},
+        str(outcome["summary"]),
+        turn=int(_state_value(runtime.state, "turn") or 0),
+    )
+    return confirmations.proposal_result(runtime, "propose_cancellation", outcome, pending)
+
+
+@tool
+def cancel_subscription(runtime: ToolRuntime[Context]) -> dict:
+    """Cancel the subscription once the customer has just confirmed the cancellation
+    proposed with `propose_cancellation`; refused otherwise. It ends at the renewal date
+    and nothing is billed after it."""
+    try:
+        confirmations.confirmed_action(
+            runtime.state,
+            "cancel_subscription",
+            ("cancellation",),
+            propose_with="propose_cancellation",
+        )
+    except ValueError as exc:
+        return {"ok": False, "error": str(exc)}
+
+    def action(call: _Call) -> dict[str, Any]:
+        done = cancellations.cancel_subscription(
+            call.conn,
+            call.customer.id,
+            today=call.today,
+            idempotency_key=call.idempotency_key,
+            thread_id=call.thread_id,
+        )
+        return {"plan": done.plan, "ends_on": done.effective_on}
+
+    return _run(runtime, action, ("cancel_subscription", {}))
+
+
 def _state_value(state: Any, key: str) -> Any:
     if isinstance(state, dict):
         return state.get(key)
@@ -649,6 +709,8 @@ ALL_TOOLS: list[BaseTool] = [
     get_upgrade_offer,
     propose_plan_change,
     change_plan,
+    propose_cancellation,
+    cancel_subscription,
     create_ticket,
 ]
 """Every tool once, e.g. for a shared ToolNode."""

@@ -18,10 +18,15 @@ from langgraph.types import Command
 
 from graph.state import Confirmation, PendingAction, PendingKind
 
-ASK = "Ask the customer to confirm; change_plan works only after they say yes."
+ASK = "Ask the customer to confirm; it is done only after they say yes in their next message."
 """The instruction a proposing tool returns with its proposal."""
 
-PROPOSING_TOOLS = ("get_upgrade_offer", "propose_plan_change", "request_refund")
+PROPOSING_TOOLS = (
+    "get_upgrade_offer",
+    "propose_plan_change",
+    "propose_cancellation",
+    "request_refund",
+)
 """Tools that write a `PendingAction`; one proposal per assistant reply."""
 
 NOT_CONFIRMED = (

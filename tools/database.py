@@ -192,8 +192,17 @@ _MIGRATION_3 = (
     "CREATE INDEX idx_offers_customer ON offers(customer_id)",
     "ALTER TABLE plan_changes ADD COLUMN months INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE plan_changes ADD COLUMN offer_id TEXT REFERENCES offers(id)",
+    """CREATE TABLE cancellations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        plan TEXT NOT NULL,
+        effective_on TEXT NOT NULL,
+        idempotency_key TEXT UNIQUE,
+        created_at TEXT NOT NULL
+    )""",
 )
-"""Version 3: stored offers (terms and expiry) and the accepted offer on a plan change."""
+"""Version 3: stored offers (terms and expiry), the accepted offer on a plan change, and
+confirmed cancellations."""
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
 """Schema migrations in order; migration `i` (0-based) moves `user_version` from i to i+1."""

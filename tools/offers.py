@@ -216,7 +216,8 @@ def upcoming_invoice(conn: sqlite3.Connection, customer_id: str, today: date) ->
 
     Raises:
         UnknownPlanError: the customer's plan is not a known plan.
-        LookupError: the customer has no live subscription.
+        LookupError: the customer has no live subscription, or it is cancelled before
+            the next invoice.
     """
     subscription = plans.current_subscription(conn, customer_id)
     if subscription is None:
@@ -243,6 +244,13 @@ def upcoming_invoice(conn: sqlite3.Connection, customer_id: str, today: date) ->
         ).fetchone()[0]
         if int(billed) < int(change["months"]):
             discount = float(change["discount_pct"])
+    cancelled = conn.execute(
+        "SELECT effective_on FROM cancellations WHERE customer_id = ? AND effective_on <= ? "
+        "ORDER BY id DESC LIMIT 1",
+        (customer_id, bills_on.isoformat()),
+    ).fetchone()
+    if cancelled is not None:
+        raise LookupError(f"The subscription ends on {cancelled[0]}; nothing more is billed.")
     amount = round(plan.monthly_price * (1 - discount / 100), 2)
     return UpcomingInvoice(
         plan=plan.name,
