@@ -167,13 +167,8 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
     active = state.get("active_agent")
     active_intent = DEPARTMENTS.intent_for(active) if active else None
     turn = int(state.get("turn") or 0) + 1
-    answer, confirmation_update = answer_to_pending(state, text, turn)
-    update: dict[str, Any] = {
-        "turn": turn,
-        "turn_handoffs": 0,
-        "tool_steps": 0,
-        **confirmation_update,
-    }
+    answer, update = answer_to_pending(state, text, turn)
+    update.update(turn=turn, turn_handoffs=0, tool_steps=0)
     if answer == "deny" and active_intent:
         return _declined(state, update, active_intent)
     follow_up = bool(active) and (answer == "affirm" or is_followup(text))
@@ -210,12 +205,21 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
         update["messages"] = [AIMessage(content=reply, name="triage")]
     update["intent"] = intent
     update["triage"] = {**decision.model_dump(), "decided_by": decided_by}
+    return _note_confirmation(state, update, decision, keeps_specialist=intent == active_intent)
+
+
+def _note_confirmation(
+    state: SupportState, update: dict[str, Any], decision: TriageDecision, *, keeps_specialist: bool
+) -> dict[str, Any]:
+    """Finish the update: add an invoice ID the customer wrote to `named_charges`, and show
+    an affirmed action to the specialist as the triage note `confirmed` (summary, tool,
+    arguments). A confirmation is dropped when the turn goes to another agent (a human)."""
     named = update.get("named_charges") or list(state.get("named_charges") or [])
     invoice = invoice_key(decision.entities.invoice_id or "")
     if invoice and invoice not in named:
         update["named_charges"] = [*named, invoice]
     confirmed = update.get("confirmation")
-    if confirmed and intent == active_intent:
+    if confirmed and keeps_specialist:
         action = confirmed["action"]
         update["triage"]["confirmed"] = {
             "summary": action["summary"],

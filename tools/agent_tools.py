@@ -300,14 +300,7 @@ def request_refund(
 
     def action(call: _Call) -> dict[str, Any]:
         keys.append(call.idempotency_key)
-        ask = refund_proposal(
-            call.conn,
-            call.customer.id,
-            call.state or {},
-            invoice_id,
-            amount,
-            idempotency_key=call.idempotency_key,
-        )
+        ask = _refund_question(call, invoice_id, amount)
         if ask is not None:
             return ask
         result = refunds.request_refund(
@@ -325,12 +318,7 @@ def request_refund(
     effect = ("request_refund", {"invoice_id": invoice_id, "amount": amount, "reason": reason})
     outcome = _run(runtime, action, effect)
     if outcome.get("outcome") == "needs_confirmation":
-        arguments = {"invoice_id": outcome["invoice_id"], "amount": amount, "reason": reason}
-        turn = int(_state_value(runtime.state, "turn") or 0)
-        proposed = confirmations.propose(
-            "refund", "request_refund", arguments, outcome["summary"], turn=turn
-        )
-        return confirmations.proposal_result(runtime, "request_refund", outcome, proposed)
+        return _propose_refund(runtime, outcome, reason)
     if outcome.get("outcome") == "needs_reason":
         return _charge_named(runtime, outcome)
     if outcome.get("outcome") != "needs_manager_approval" or not outcome.get("ticket_id"):
@@ -354,6 +342,30 @@ def request_refund(
         tool_call_id=runtime.tool_call_id or "",
     )
     return Command(update={"messages": [message], "pending_approval": pending})
+
+
+def _refund_question(call: _Call, invoice_id: str, amount: float) -> dict[str, Any] | None:
+    """`tools.refund_confirmation.refund_proposal` for this call."""
+    return refund_proposal(
+        call.conn,
+        call.customer.id,
+        call.state or {},
+        invoice_id,
+        amount,
+        idempotency_key=call.idempotency_key,
+    )
+
+
+def _propose_refund(
+    runtime: ToolRuntime[Context], outcome: dict[str, Any], reason: str
+) -> dict | Command:
+    """`outcome` (`needs_confirmation`), proposing that refund as the pending action."""
+    arguments = {"invoice_id": outcome["invoice_id"], "amount": outcome["amount"], "reason": reason}
+    turn = int(_state_value(runtime.state, "turn") or 0)
+    proposed = confirmations.propose(
+        "refund", "request_refund", arguments, str(outcome["summary"]), turn=turn
+    )
+    return confirmations.proposal_result(runtime, "request_refund", outcome, proposed)
 
 
 def _charge_named(runtime: ToolRuntime[Context], outcome: dict[str, Any]) -> dict | Command:
