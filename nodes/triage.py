@@ -44,8 +44,8 @@ def validate_message(text: str) -> str:
 TRIAGE_MODES = ("hybrid", "llm", "classifier")
 
 DECLINED_REPLY = (
-    "No problem, I haven't changed anything ({summary} was not made). Is there anything else "
-    "I can help you with?"
+    "No problem, I haven't changed anything; the proposal ({summary}) is withdrawn. Is there "
+    "anything else I can help you with?"
 )
 """Triage's answer when the customer declines a proposed write."""
 
