@@ -151,6 +151,44 @@ class ApprovalRequest(TypedDict):
     """Key of the original request; the decision is keyed from it so it applies once."""
 
 
+PendingKind = Literal["plan_change", "cancellation", "offer", "refund"]
+"""What a proposed write does (docs/architecture.md "Confirmation before writes")."""
+
+
+class PendingAction(TypedDict):
+    """A write proposed to the customer and waiting for their answer.
+
+    Written by the proposing tool (`get_upgrade_offer`, `propose_plan_change`); executed
+    only when the next customer message affirms it (docs/architecture.md "Confirmation
+    before writes").
+    """
+
+    kind: PendingKind
+    tool: str
+    """The tool the confirmation authorises (`change_plan`, `request_refund`)."""
+    arguments: dict
+    """Exact terms: `target_plan`; for offers `offer_id`, `discount_pct` (percent),
+    `trial_days` (days), `months` (billed months the discount lasts); for refunds
+    `invoice_id` and `amount` (dollars)."""
+    summary: str
+    """One line shown to the customer, e.g. "Move to Enterprise at $269.10/month"."""
+    proposed_turn: int
+    """Customer turn (1-based) in which the action was proposed."""
+    expires_turn: int
+    """The customer turn that must answer it (the next one); later it is void."""
+    expires_on: str | None
+    """For offers, the ISO date after which the stored offer can no longer be accepted."""
+
+
+class Confirmation(TypedDict):
+    """The customer's affirmation of a `PendingAction`, recorded by triage."""
+
+    action: PendingAction
+    """The action affirmed, as it was proposed."""
+    turn: int
+    """The customer turn whose message affirmed it; tools accept it only in that turn."""
+
+
 MESSAGES_SNAPSHOT_FREQUENCY = 100
 """Updates of the `messages` channel between two full snapshots of the conversation.
 
@@ -205,3 +243,10 @@ class SupportState(TypedDict, total=False):
     """Set when the conversation was handed to a human."""
     pending_approval: ApprovalRequest | None
     """A refund waiting for a manager's decision (the thread pauses on it)."""
+    pending_action: PendingAction | None
+    """A write proposed to the customer, waiting for the next message to affirm it."""
+    confirmation: Confirmation | None
+    """The pending action the customer affirmed in the current turn, if any."""
+    named_charges: list[str]
+    """Invoice IDs the customer named, confirmed a refund of, or was asked a refund reason
+    for in this thread: a refund of these needs no further confirmation."""

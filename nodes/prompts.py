@@ -21,6 +21,9 @@ Rules:
 - Policy is enforced by the tools: report their outcome faithfully.
 - If the request belongs to another department, call the matching transfer_to_* tool with a
   reason and a one-sentence summary instead of answering it yourself.
+- Before any write that changes what the customer pays or has, propose it with its tool
+  (get_upgrade_offer, propose_plan_change) and ask ONE yes/no question; make it only after
+  the case notes' triage shows `confirmed` (tools refuse otherwise).
 - Keep replies short, friendly and concrete."""
 
 TRIAGE_PROMPT = """\

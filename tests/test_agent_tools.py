@@ -16,6 +16,7 @@ from langgraph.prebuilt import ToolNode
 from graph.context import Context
 from graph.registry import DEPARTMENTS
 from tools.agent_tools import ALL_TOOLS, tools_for
+from tools.confirmations import confirm, propose
 from tools.database import KB_DIR, STATUS_FIXTURE, connect
 
 TODAY = "2026-11-22"
@@ -32,6 +33,7 @@ _GRAPH = (
 class TurnState(MessagesState):
     turn: int
     tool_steps: int
+    confirmation: dict | None
 
 
 _TURN_GRAPH = (
@@ -59,6 +61,7 @@ def call(
     today: str | None = TODAY,
     turn: int | None = None,
     tool_round: int = 1,
+    confirmed_plan: str | None = None,
 ) -> dict[str, Any]:
     """Run one tool call through the graph and return the decoded ToolMessage content.
 
@@ -71,7 +74,12 @@ def call(
     if turn is None:
         result = _GRAPH.invoke({"messages": [message]}, context=context)
     else:
-        state = {"messages": [message], "turn": turn, "tool_steps": tool_round}
+        state: dict[str, Any] = {"messages": [message], "turn": turn, "tool_steps": tool_round}
+        if confirmed_plan:
+            action = propose(
+                "plan_change", "change_plan", {"target_plan": confirmed_plan}, "", turn=turn
+            )
+            state["confirmation"] = confirm(action, turn)
         result = _TURN_GRAPH.invoke(state, context=context)
     tool_message = result["messages"][-1]
     assert tool_message.tool_call_id == call_id
@@ -115,8 +123,11 @@ def test_tools_by_agent() -> None:
             "get_current_plan",
             "compare_plans",
             "get_upgrade_offer",
+            "propose_plan_change",
             "change_plan",
             "get_plan_catalogue",
+            "propose_cancellation",
+            "cancel_subscription",
         ],
         "faq": ["search_knowledge_base"],
     }
@@ -213,8 +224,9 @@ def test_a_side_effect_asked_again_in_the_same_turn_happens_once(crm: str) -> No
     assert call(crm, "create_ticket", ticket, turn=3) == opened
     assert call(crm, "create_ticket", ticket, turn=4)["ticket_id"] != opened["ticket_id"]
     assert call(crm, "create_ticket", ticket, turn=3, thread_id="thread-2") != opened
-    upgrade = call(crm, "change_plan", {"target_plan": "Enterprise"}, turn=3)
-    assert call(crm, "change_plan", {"target_plan": "Enterprise"}, turn=3) == upgrade
+    confirmed = {"turn": 3, "confirmed_plan": "Enterprise"}
+    upgrade = call(crm, "change_plan", {"target_plan": "Enterprise"}, **confirmed)
+    assert call(crm, "change_plan", {"target_plan": "Enterprise"}, **confirmed) == upgrade
     assert _count(crm, "SELECT COUNT(*) FROM plan_changes WHERE customer_id = 'C001'") == 1
     # Another turn is another request, which policy judges on what has happened since.
     later = call(crm, "request_refund", refund, customer="C002", turn=4)
@@ -247,8 +259,9 @@ def test_a_turn_run_again_with_reworded_free_text_still_acts_once(crm: str) -> N
     assert call(crm, "create_ticket", reworded, turn=2) == opened
     urgent = call(crm, "create_ticket", {**reworded, "priority": "critical"}, turn=2)
     assert urgent["ticket_id"] != opened["ticket_id"]
-    upgrade = call(crm, "change_plan", {"target_plan": "Enterprise"}, turn=2)
-    assert call(crm, "change_plan", {"target_plan": "enterprise "}, turn=2) == upgrade
+    confirmed = {"turn": 2, "confirmed_plan": "Enterprise"}
+    upgrade = call(crm, "change_plan", {"target_plan": "Enterprise"}, **confirmed)
+    assert call(crm, "change_plan", {"target_plan": "enterprise "}, **confirmed) == upgrade
     assert _count(crm, "SELECT COUNT(*) FROM plan_changes WHERE customer_id = 'C001'") == 1
 
 
@@ -327,7 +340,8 @@ def test_plan_tools(crm: str) -> None:
 
 
 def test_change_plan_tool_is_idempotent(crm: str) -> None:
-    first = call(crm, "change_plan", {"target_plan": "Enterprise"}, call_id="call-up")
+    confirmed = {"turn": 1, "confirmed_plan": "Enterprise"}
+    first = call(crm, "change_plan", {"target_plan": "Enterprise"}, call_id="call-up", **confirmed)
     assert first == {
         "ok": True,
         "from_plan": "Professional",
@@ -335,12 +349,17 @@ def test_change_plan_tool_is_idempotent(crm: str) -> None:
         "monthly_difference": 200.0,
         "effective": "immediately",
         "effective_on": TODAY,
+        "discount_pct": 0.0,
+        "trial_days": 0,
+        "months": 0,
+        "offer_id": None,
     }
-    assert call(crm, "change_plan", {"target_plan": "Enterprise"}, call_id="call-up") == first
+    again = {"target_plan": "Enterprise"}
+    assert call(crm, "change_plan", again, call_id="call-up-2", **confirmed) == first
     assert _count(crm, "SELECT COUNT(*) FROM plan_changes WHERE customer_id = 'C001'") == 1
     assert call(crm, "get_current_plan")["plan"] == "Enterprise"
-    again = call(crm, "change_plan", {"target_plan": "Enterprise"}, call_id="call-up-2")
-    assert again["ok"] is False and "already" in again["error"]
+    later = call(crm, "change_plan", again, turn=2, confirmed_plan="Enterprise")
+    assert later["ok"] is False and "already" in later["error"]
 
 
 def test_create_ticket_tool(crm: str) -> None:

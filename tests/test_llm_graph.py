@@ -797,7 +797,7 @@ def test_two_refunds_needing_approval_in_one_reply_pause_once(
     )
     plug_scripted_model(monkeypatch, model)
     with open_desk(data_dir) as desk:
-        desk.send("Refund my $750 charge and my December one", thread_id="t", customer_id="C004")
+        desk.send("Refund my $750 charge and invoice INV-10047", thread_id="t", customer_id="C004")
         waiting = desk.pending("t")
         assert waiting is not None and waiting.details["invoice_id"] == "INV-10059"
         tickets = rows(

@@ -42,11 +42,12 @@ from langgraph.types import Command
 from graph.context import Context, thread_id_of
 from graph.registry import DEPARTMENTS
 from graph.state import ApprovalRequest
-from tools import billing, plans, refunds, tickets
+from tools import billing, cancellations, confirmations, offers, plans, refunds, tickets
 from tools.catalogue import catalogue, plan_facts
 from tools.customers import Customer, require_customer
 from tools.database import pooled_connection
 from tools.knowledge_base import search_articles
+from tools.refund_confirmation import invoice_key, refund_proposal
 from tools.service_status import components_affecting, get_status
 from tools.tool_requests import effect_arguments, record_result, recorded_result, request_key
 
@@ -288,12 +289,17 @@ def request_refund(
     customer's `reason`. Policy decides the outcome: approved (refund_id set),
     needs_reason (ask why, then call again), needs_manager_approval (ticket_id set, a
     manager reviews it; the conversation then waits for the decision) or rejected (see
-    explanation)."""
+    explanation). A charge the customer did not clearly name (by invoice ID, as a
+    duplicate, or by an amount matching only it) gives needs_confirmation: ask `question`;
+    the refund is made when they say yes in their next message."""
 
     keys: list[str] = []
 
     def action(call: _Call) -> dict[str, Any]:
         keys.append(call.idempotency_key)
+        ask = _refund_question(call, invoice_id, amount)
+        if ask is not None:
+            return ask
         result = refunds.request_refund(
             call.conn,
             call.customer.id,
@@ -308,6 +314,10 @@ def request_refund(
 
     effect = ("request_refund", {"invoice_id": invoice_id, "amount": amount, "reason": reason})
     outcome = _run(runtime, action, effect)
+    if outcome.get("outcome") == "needs_confirmation":
+        return _propose_refund(runtime, outcome, reason)
+    if outcome.get("outcome") == "needs_reason":
+        return _charge_named(runtime, outcome)
     if outcome.get("outcome") != "needs_manager_approval" or not outcome.get("ticket_id"):
         return outcome
     if not _first_call_of_its_kind(runtime, "request_refund") or (runtime.state or {}).get(
@@ -329,6 +339,45 @@ def request_refund(
         tool_call_id=runtime.tool_call_id or "",
     )
     return Command(update={"messages": [message], "pending_approval": pending})
+
+
+def _refund_question(call: _Call, invoice_id: str, amount: float) -> dict[str, Any] | None:
+    """`tools.refund_confirmation.refund_proposal` for this call."""
+    return refund_proposal(
+        call.conn,
+        call.customer.id,
+        call.state or {},
+        invoice_id,
+        amount,
+        idempotency_key=call.idempotency_key,
+    )
+
+
+def _propose_refund(
+    runtime: ToolRuntime[Context], outcome: dict[str, Any], reason: str
+) -> dict | Command:
+    """`outcome` (`needs_confirmation`), proposing that refund as the pending action."""
+    arguments = {"invoice_id": outcome["invoice_id"], "amount": outcome["amount"], "reason": reason}
+    turn = int(_state_value(runtime.state, "turn") or 0)
+    proposed = confirmations.propose(
+        "refund", "request_refund", arguments, str(outcome["summary"]), turn=turn
+    )
+    return confirmations.proposal_result(runtime, "request_refund", outcome, proposed)
+
+
+def _charge_named(runtime: ToolRuntime[Context], outcome: dict[str, Any]) -> dict | Command:
+    """`outcome`, and in a conversation the invoice added to `named_charges`: the customer
+    is asked for a reason for a refund of that invoice, so their answer names it."""
+    named = list(_state_value(runtime.state, "named_charges") or [])
+    invoice = invoice_key(str(outcome.get("invoice_id") or ""))
+    if not isinstance(_state_value(runtime.state, "turn"), int) or not invoice or invoice in named:
+        return outcome
+    message = ToolMessage(
+        content=json.dumps(outcome, default=str),
+        name="request_refund",
+        tool_call_id=runtime.tool_call_id or "",
+    )
+    return Command(update={"messages": [message], "named_charges": [*named, invoice]})
 
 
 @tool
@@ -434,41 +483,202 @@ def get_upgrade_offer(
     runtime: ToolRuntime[Context],
     discount_pct: float = 10,
     trial_days: int = 14,
-) -> dict:
-    """Prepare an upgrade offer to `target_plan` with a discount (percent) and a trial
-    (days). Offers are capped at 30 % and 30 days; `clamped` is true when the request was
-    reduced to the caps. Does not change the plan."""
+    months: int = offers.DEFAULT_OFFER_MONTHS,
+) -> dict | Command:
+    """Make and store an upgrade offer to `target_plan`: a discount (percent) for `months`
+    billed months and a trial (days). Capped at 30 % and 30 days (`clamped` is true when
+    reduced); valid for 7 days. It proposes the change: ask the customer to confirm; only
+    a "yes" in their next message lets `change_plan` accept it, on these stored terms.
+    Does not change the plan."""
 
     def action(call: _Call) -> dict[str, Any]:
-        offer = plans.make_offer(call.customer, target_plan, discount_pct, trial_days)
-        return {"offer": offer.model_dump()}
+        stored, priced = offers.create_offer(
+            call.conn,
+            call.customer,
+            target_plan,
+            discount_pct=discount_pct,
+            trial_days=trial_days,
+            months=months,
+            today=call.today,
+            idempotency_key=call.idempotency_key,
+            thread_id=call.thread_id,
+        )
+        offer = {
+            **priced.model_dump(),
+            "offer_id": stored.id,
+            "months": stored.months,
+            "expires_on": stored.expires_on,
+        }
+        return {"offer": offer, "summary": stored.summary(), "question": confirmations.ASK}
 
-    return _run(runtime, action)
+    outcome = _run(runtime, action)
+    offer = outcome.get("offer") if outcome.get("ok") else None
+    if not offer:
+        return outcome
+    terms = {
+        key: offer[key]
+        for key in ("offer_id", "target_plan", "discount_pct", "trial_days", "months")
+    }
+    pending = confirmations.propose(
+        "offer",
+        "change_plan",
+        terms,
+        str(outcome["summary"]),
+        turn=int(_state_value(runtime.state, "turn") or 0),
+        expires_on=str(offer["expires_on"]),
+    )
+    return confirmations.proposal_result(runtime, "get_upgrade_offer", outcome, pending)
+
+
+@tool
+def propose_plan_change(target_plan: str, runtime: ToolRuntime[Context]) -> dict | Command:
+    """Propose moving the customer to `target_plan` without an offer (a downgrade, or an
+    upgrade at list price): returns the comparison and the question to ask. Only a "yes"
+    in the customer's next message lets `change_plan` make it. Does not change the plan."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        comparison = plans.compare_plans(call.customer.plan, target_plan)
+        if comparison.direction == "same":
+            raise ValueError(f"The account is already on the {comparison.target_plan} plan")
+        summary = (
+            f"Move from {comparison.current_plan} to {comparison.target_plan} "
+            f"(${comparison.target_price:,.2f}/month)"
+        )
+        return {
+            "comparison": comparison.model_dump(),
+            "summary": summary,
+            "question": confirmations.ASK,
+        }
+
+    outcome = _run(runtime, action)
+    if not outcome.get("ok"):
+        return outcome
+    target = str(outcome["comparison"]["target_plan"])
+    pending = confirmations.propose(
+        "plan_change",
+        "change_plan",
+        {"target_plan": target},
+        str(outcome["summary"]),
+        turn=int(_state_value(runtime.state, "turn") or 0),
+    )
+    return confirmations.proposal_result(runtime, "propose_plan_change", outcome, pending)
 
 
 @tool
 def change_plan(target_plan: str, runtime: ToolRuntime[Context]) -> dict:
-    """Move the customer to `target_plan` once they have confirmed. Upgrades apply
-    immediately; downgrades apply at the next renewal."""
+    """Make the plan change the customer has just confirmed: an offer from
+    `get_upgrade_offer` (accepted on its stored terms) or a change from
+    `propose_plan_change`. Refused unless the customer's latest message said yes to that
+    proposal for `target_plan`. Upgrades apply immediately; downgrades at the next renewal."""
+    try:
+        confirmed = confirmations.confirmed_action(
+            runtime.state,
+            "change_plan",
+            ("offer", "plan_change"),
+            propose_with="get_upgrade_offer or propose_plan_change",
+        )
+        target = plans.resolve_plan(str(confirmed["arguments"].get("target_plan", ""))).name
+        if plans.resolve_plan(target_plan).name != target:
+            raise ValueError(
+                f"Not done: the customer confirmed a move to {target}, not to {target_plan}. "
+                "Propose the new plan and ask again."
+            )
+    except ValueError as exc:
+        return {"ok": False, "error": str(exc)}
+    offer_id = confirmed["arguments"].get("offer_id")
 
     def action(call: _Call) -> dict[str, Any]:
-        change = plans.change_plan(
-            call.conn,
-            call.customer.id,
-            target_plan,
-            idempotency_key=call.idempotency_key,
-            today=call.today,
-            thread_id=call.thread_id,
-        )
+        if offer_id:
+            change = offers.accept_offer(
+                call.conn,
+                call.customer.id,
+                str(offer_id),
+                today=call.today,
+                idempotency_key=call.idempotency_key,
+                thread_id=call.thread_id,
+            )
+        else:
+            change = plans.change_plan(
+                call.conn,
+                call.customer.id,
+                target,
+                idempotency_key=call.idempotency_key,
+                today=call.today,
+                thread_id=call.thread_id,
+            )
         return {
             "from_plan": change.from_plan,
             "to_plan": change.to_plan,
             "monthly_difference": change.monthly_difference,
             "effective": change.effective,
             "effective_on": change.effective_on,
+            "discount_pct": change.discount_pct,
+            "trial_days": change.trial_days,
+            "months": confirmed["arguments"].get("months", 0),
+            "offer_id": offer_id,
         }
 
-    return _run(runtime, action, ("change_plan", {"target_plan": target_plan}))
+    return _run(runtime, action, ("change_plan", {"target_plan": target}))
+
+
+@tool
+def propose_cancellation(runtime: ToolRuntime[Context]) -> dict | Command:
+    """Propose cancelling the customer's subscription at the end of the billing period:
+    returns the plan, the date it ends and the question to ask. Only a "yes" in the
+    customer's next message lets `cancel_subscription` do it. Does not cancel."""
+
+    def action(call: _Call) -> dict[str, Any]:
+        terms = cancellations.cancellation_terms(call.conn, call.customer.id, call.today)
+        summary = (
+            f"Cancel the {terms.plan} subscription at the end of the billing period "
+            f"on {terms.effective_on}"
+        )
+        return {
+            "plan": terms.plan,
+            "ends_on": terms.effective_on,
+            "summary": summary,
+            "question": confirmations.ASK,
+        }
+
+    outcome = _run(runtime, action)
+    if not outcome.get("ok"):
+        return outcome
+    pending = confirmations.propose(
+        "cancellation",
+        "cancel_subscription",
+        {"plan": outcome["plan"], "ends_on": outcome["ends_on"]},
+        str(outcome["summary"]),
+        turn=int(_state_value(runtime.state, "turn") or 0),
+    )
+    return confirmations.proposal_result(runtime, "propose_cancellation", outcome, pending)
+
+
+@tool
+def cancel_subscription(runtime: ToolRuntime[Context]) -> dict:
+    """Cancel the subscription once the customer has just confirmed the cancellation
+    proposed with `propose_cancellation`; refused otherwise. It ends at the renewal date
+    and nothing is billed after it."""
+    try:
+        confirmations.confirmed_action(
+            runtime.state,
+            "cancel_subscription",
+            ("cancellation",),
+            propose_with="propose_cancellation",
+        )
+    except ValueError as exc:
+        return {"ok": False, "error": str(exc)}
+
+    def action(call: _Call) -> dict[str, Any]:
+        done = cancellations.cancel_subscription(
+            call.conn,
+            call.customer.id,
+            today=call.today,
+            idempotency_key=call.idempotency_key,
+            thread_id=call.thread_id,
+        )
+        return {"plan": done.plan, "ends_on": done.effective_on}
+
+    return _run(runtime, action, ("cancel_subscription", {}))
 
 
 def _state_value(state: Any, key: str) -> Any:
@@ -527,7 +737,10 @@ ALL_TOOLS: list[BaseTool] = [
     get_current_plan,
     compare_plans,
     get_upgrade_offer,
+    propose_plan_change,
     change_plan,
+    propose_cancellation,
+    cancel_subscription,
     create_ticket,
     get_plan_catalogue,
 ]

@@ -229,11 +229,44 @@ _MIGRATION_4 = (
 """Version 4: API keys (hashed), webhook subscriptions, the webhook outbox and its delivery
 log, and an index for analytics over time ranges."""
 
+_MIGRATION_5 = (
+    """CREATE TABLE offers (
+        id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        thread_id TEXT,
+        current_plan TEXT NOT NULL,
+        target_plan TEXT NOT NULL,
+        list_price REAL NOT NULL,
+        discount_pct REAL NOT NULL,
+        trial_days INTEGER NOT NULL,
+        months INTEGER NOT NULL,
+        created_on TEXT NOT NULL,
+        expires_on TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'accepted')),
+        idempotency_key TEXT UNIQUE,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX idx_offers_customer ON offers(customer_id)",
+    "ALTER TABLE plan_changes ADD COLUMN months INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE plan_changes ADD COLUMN offer_id TEXT REFERENCES offers(id)",
+    """CREATE TABLE cancellations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        customer_id TEXT NOT NULL REFERENCES customers(id),
+        plan TEXT NOT NULL,
+        effective_on TEXT NOT NULL,
+        idempotency_key TEXT UNIQUE,
+        created_at TEXT NOT NULL
+    )""",
+)
+"""Version 5: stored offers (terms and expiry), the accepted offer on a plan change, and
+confirmed cancellations."""
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
     _MIGRATION_3,
     _MIGRATION_4,
+    _MIGRATION_5,
 )
 """Schema migrations in order; migration `i` (0-based) moves `user_version` from i to i+1."""
 

@@ -45,6 +45,8 @@ def _outcome_reply(result: dict[str, Any]) -> str:
             f"I've recorded the request as ticket {result.get('ticket_id')} and a manager "
             "will review it."
         )
+    if outcome == "needs_confirmation":
+        return str(result.get("question"))
     if outcome == "needs_reason":
         return (
             f"I can refund {amount} for invoice {invoice}, but for this amount our policy needs "
@@ -146,6 +148,9 @@ def refunds(view: TurnView) -> list[Call] | Reply:
     requested = view.result("request_refund")
     if requested is not None:
         return Reply(_outcome_reply(requested))
+    confirmed = view.triage.get("confirmed") or {}
+    if confirmed.get("tool") == "request_refund":
+        return [Call("request_refund", dict(confirmed.get("arguments") or {}))]
     text = view.lowered()
     entities = view.entities
     if any_phrase(text, DUPLICATE_PHRASES):

@@ -87,6 +87,8 @@ def _proposal(view: TurnView) -> tuple[str, str] | None:
             result = results.get(call["id"] or "", {})
             if call["name"] == "change_plan":
                 proposal = None
+            elif call["name"] == "propose_plan_change" and result.get("ok"):
+                proposal = ("change", str(result["comparison"]["target_plan"]))
             elif call["name"] == "get_upgrade_offer" and result.get("ok"):
                 proposal = ("change", str(result["offer"]["target_plan"]))
             elif call["name"] == "compare_plans" and result.get("ok"):
@@ -193,6 +195,8 @@ def _quote(view: TurnView, current: str, target: str) -> list[Call] | Reply:
     if not comparison.get("ok"):
         return Reply(f"I couldn't compare those plans: {comparison.get('error')}")
     if comparison.get("direction") == "downgrade":
+        if view.result("propose_plan_change") is None:
+            return [Call("propose_plan_change", {"target_plan": comparison["target_plan"]})]
         return Reply(downgrade_reply(comparison))
     offer = view.result("get_upgrade_offer")
     if offer is None:
