@@ -25,6 +25,7 @@ from graph.models import check_model_name
 from graph.persistence import DURABILITY, connect_checkpoint_db, make_checkpointer
 from graph.state import HandoffRecord
 from graph.thread_index import list_threads, record_turn
+from nodes import recovery
 from nodes.triage import validate_message
 from tools import database
 from tools.customers import UnknownCustomerError, get_customer
@@ -343,7 +344,9 @@ class SupportService:
                 for h in values.get("handoffs") or []
                 if h.get("turn") == turn and source == "customer"
             ],
-            ticket_id=escalation.get("ticket_id") if "escalation" in route else None,
+            ticket_id=escalation.get("ticket_id")
+            if "escalation" in route
+            else recovery.ticket_opened_by(reply),
             source=source,
             waiting_for=waiting_for,
         )

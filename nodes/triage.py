@@ -11,6 +11,8 @@ from graph.context import MAX_MESSAGE_CHARS, Context
 from graph.models import load_chat_model
 from graph.state import AGENT_FOR_INTENT, INTENT_FOR_AGENT, SupportState, TriageDecision
 from nodes import prompts
+from nodes.model_call import TURN_CLOCK, current_thread_id
+from nodes.structured_triage import ask_triage_model
 from tools import database
 from tools.customers import require_customer
 
@@ -42,15 +44,17 @@ TRIAGE_MODES = ("hybrid", "llm", "classifier")
 
 def _classify(
     text: str, ctx: Context, profile: dict[str, Any], *, follow_up: bool = False
-) -> tuple[TriageDecision, str]:
+) -> tuple[TriageDecision, str, dict[str, Any]]:
     """Decide the intent with the embedded classifier, the triage model, or both.
 
     `hybrid`: the classifier decides unless it is unsure (it asks for clarification, or its
     confidence is below `Context.triage_threshold`); only then is the triage model called.
     `llm` always calls the triage model; `classifier` never does. A `follow_up` ("yes,
     please do that" to the active specialist) never needs the model. The `local` model *is*
-    the classifier, so it is never called twice. Returns the decision and who made it
-    (`classifier` or `llm`).
+    the classifier, so it is never called twice. Returns the decision, who made it
+    (`classifier` or `llm`) and notes for the triage record (`structured_output`, and
+    `degraded` when the model's answer came in a lesser form or not at all; see
+    `nodes.structured_triage`).
 
     Raises:
         ValueError: unknown `Context.triage_mode`.
@@ -65,18 +69,14 @@ def _classify(
     decision = classify_message(text, threshold=ctx.triage_threshold)
     unsure = decision.needs_clarification or decision.confidence < ctx.triage_threshold
     ask_model = ctx.triage_mode == "llm" or (ctx.triage_mode == "hybrid" and unsure)
+    TURN_CLOCK.start_triage(current_thread_id())
     if triage_model == "local" or not ask_model or follow_up:
-        return decision, "classifier"
-    model = load_chat_model(triage_model).with_structured_output(TriageDecision)
+        return decision, "classifier", {}
     messages = [SystemMessage(prompts.triage_prompt(profile)), HumanMessage(text)]
-    try:
-        answer = model.invoke(messages)
-        llm_decision = (
-            answer if isinstance(answer, TriageDecision) else TriageDecision.model_validate(answer)
-        )
-    except Exception:  # the model is down or its answer is unusable: keep the classifier's
-        return decision, "classifier"
-    return llm_decision, "llm"
+    answer = ask_triage_model(load_chat_model(triage_model), messages)
+    if answer.decision is None:  # the model is down or its answer is unusable
+        return decision, "classifier", answer.record_notes()
+    return answer.decision, "llm", answer.record_notes()
 
 
 def _needs_human(decision: TriageDecision, profile: dict[str, Any]) -> str | None:
@@ -109,7 +109,7 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
     profile = customer.model_dump() if hasattr(customer, "model_dump") else dict(customer)
     active = state.get("active_agent")
     follow_up = bool(active) and is_followup(text)
-    decision, decided_by = _classify(text, ctx, profile, follow_up=follow_up)
+    decision, decided_by, triage_notes = _classify(text, ctx, profile, follow_up=follow_up)
     update: dict[str, Any] = {
         "turn": int(state.get("turn") or 0) + 1,
         "turn_handoffs": 0,
@@ -143,5 +143,5 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
         reply = prompts.REDIRECT_REPLY.format(company=prompts.COMPANY)
         update["messages"] = [AIMessage(content=reply, name="triage")]
     update["intent"] = intent
-    update["triage"] = {**decision.model_dump(), "decided_by": decided_by}
+    update["triage"] = {**decision.model_dump(), "decided_by": decided_by, **triage_notes}
     return update

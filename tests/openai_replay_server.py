@@ -11,12 +11,20 @@ Like the real API, it refuses (HTTP 400) a request whose history is invalid: a `
 message that answers no preceding tool call, or an assistant tool call left unanswered.
 Such refusals and requests made after the script ran out are listed in `problems`.
 
+With `llama_cpp_quirks` (the default) it also behaves like llama-cpp-python's server with
+`--chat_format chatml-function-calling`: a request with tools but no `tool_choice` (or
+`"none"`) gets no tool calls back (the scripted calls are dropped, and `problems` says
+so); `response_format` of type `json_schema` is refused with HTTP 500 (listed in
+`rejected` only: clients are expected to negotiate); an assistant message whose
+`content` is null is refused with HTTP 500 (listed in `rejected` and `problems`).
+
 Standard library only (`http.server` in a background thread).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -44,6 +52,9 @@ class Scripted:
     error: str = "The server had an error while processing your request."
     finish_reason: str | None = None
     """Sent instead of `tool_calls` / `stop` (e.g. `length` for a reply cut off)."""
+    chunk_delay: float = 0.0
+    """Seconds between streamed chunks (a slow generation); the content is then sent one
+    word per chunk."""
 
 
 def text(content: str) -> Scripted:
@@ -86,6 +97,11 @@ def delayed(seconds: float, response: Scripted) -> Scripted:
     return replace(response, delay=seconds)
 
 
+def slow_stream(content: str, seconds_per_word: float) -> Scripted:
+    """A streamed reply written one word every `seconds_per_word` (a long generation)."""
+    return Scripted(content=content, chunk_delay=seconds_per_word)
+
+
 def history_problem(messages: list[dict[str, Any]]) -> str | None:
     """Why a chat history would be refused by the API (None when it is valid)."""
     open_ids: list[str] = []
@@ -114,7 +130,14 @@ class ReplayServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     """Every request body received (parsed JSON), in order."""
     problems: list[str] = field(default_factory=list)
-    """Requests refused for an invalid history, or made after the script ran out."""
+    """Requests refused for an invalid history, made after the script ran out, or broken
+    by a server quirk the client should have avoided."""
+    rejected: list[str] = field(default_factory=list)
+    """Requests the server refused by itself (not scripted errors), with the reason."""
+    llama_cpp_quirks: bool = True
+    """Behave like llama-cpp-python's server (module docstring)."""
+    abandoned: list[int] = field(default_factory=list)
+    """Numbers (1-based) of requests whose client closed the connection mid-answer."""
     host: str = "127.0.0.1"
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -176,10 +199,40 @@ class ReplayServer:
             if problem:
                 self.problems.append(problem)
                 return Scripted(status=400, error=problem, headers=(("x-should-retry", "false"),))
+            refusal = self._quirk_refusal(body)
+            if refusal:
+                self.rejected.append(refusal)
+                return Scripted(status=500, error=refusal)
             if not self.script:
                 self.problems.append(f"request {len(self.requests)} arrived after the script ended")
                 return None
-            return self.script.pop(0)
+            response = self.script.pop(0)
+            if response.tool_calls and self.llama_cpp_quirks and not _tools_allowed(body):
+                self.problems.append(
+                    f"request {len(self.requests)}: tools without tool_choice, so no tool calls"
+                )
+                response = replace(response, tool_calls=(), content=response.content or "")
+            return response
+
+    def _quirk_refusal(self, body: dict[str, Any]) -> str | None:
+        """Why llama-cpp-python's server would answer 500 (None: it would not)."""
+        if not self.llama_cpp_quirks:
+            return None
+        if (body.get("response_format") or {}).get("type") == "json_schema":
+            return "response_format type json_schema is not supported; use text or json_object"
+        for position, message in enumerate(body.get("messages") or []):
+            if message.get("role") == "assistant" and message.get("content") is None:
+                reason = f"messages[{position}]: assistant content must be a string, got null"
+                self.problems.append(reason)
+                return reason
+        return None
+
+
+def _tools_allowed(body: dict[str, Any]) -> bool:
+    """Whether the model may call tools: tools are offered and `tool_choice` is set to
+    something other than "none" (llama-cpp-python reads a missing one as "none")."""
+    choice = body.get("tool_choice")
+    return bool(body.get("tools")) and choice not in (None, "none")
 
 
 def _completion_message(response: Scripted, number: int) -> tuple[dict[str, Any], str]:
@@ -221,7 +274,9 @@ def _stream_chunks(
         return {**base, "choices": [choice]}
 
     chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({"content": piece}) for piece in _pieces(message["content"] or "", 3)]
+    content = message["content"] or ""
+    pieces = re.findall(r"\S+\s*", content) if response.chunk_delay else _pieces(content, 3)
+    chunks += [chunk({"content": piece}) for piece in pieces]
     for index, call in enumerate(message.get("tool_calls") or []):
         head = {
             "index": index,
@@ -268,7 +323,8 @@ def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 else:
                     self._send_completion(response, body)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
+                with replay._lock:  # the client gave up (a timeout or budget test)
+                    replay.abandoned.append(len(replay.requests))
 
         def _send_json(
             self, status: int, payload: dict[str, Any], headers: Iterable[tuple[str, str]] = ()
@@ -310,6 +366,8 @@ def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
             for item in chunks:
                 self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
                 self.wfile.flush()
+                if response.chunk_delay and replay._stopping.wait(response.chunk_delay):
+                    return
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
 
