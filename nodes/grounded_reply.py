@@ -144,7 +144,7 @@ def specialist_answer(
         turn: the thread's turn number (for the turn's model-time budget).
 
     Raises:
-        nodes.model_call.TurnBudgetExceeded, openai.APIError, httpx.HTTPError: the model
+        nodes.model_call.TurnBudgetExceeded, openai.APIError, a transport error: the model
             could not answer (see `nodes.model_call.invoke_bounded`).
     """
     if _marked(history, name, "fallback"):

@@ -112,11 +112,24 @@ def extract_facts(text: str) -> list[Fact]:
     return facts
 
 
+_PERCENT_FIELD = re.compile(rf'"\w*(?:pct|percent|discount)\w*"\s*:\s*({_NUMBER})', re.IGNORECASE)
+_PERIOD_FIELD = re.compile(rf'"\w*(?:days|weeks|months|years)\w*"\s*:\s*({_NUMBER})', re.IGNORECASE)
+
+
+def _numbers(pattern: re.Pattern[str], text: str) -> set[Decimal]:
+    return {n for m in pattern.finditer(text) if (n := _number(m.group(1))) is not None}
+
+
 @dataclass
 class Sources:
     """Everything a reply may take facts from, indexed by value."""
 
     numbers: set[Decimal]
+    """Every number (backs money amounts, which tool results write without a sign)."""
+    percents: set[Decimal]
+    """Numbers written as percentages, or in a JSON field named like `discount_pct`."""
+    periods: set[Decimal]
+    """Numbers written as periods ("30 days", "30-day"), or in a field like `trial_days`."""
     ids: set[str]
     dates: set[tuple[int, int]]
     digits: str
@@ -129,6 +142,8 @@ class Sources:
         numbers = {n for raw in re.findall(_NUMBER, joined) if (n := _number(raw)) is not None}
         return cls(
             numbers=numbers,
+            percents=_numbers(_PERCENT, joined) | _numbers(_PERCENT_FIELD, joined),
+            periods=_numbers(_PERIOD, joined) | _numbers(_PERIOD_FIELD, joined),
             ids={m.upper() for m in _RECORD_ID.findall(joined)},
             dates={value for _, value in _dates(joined)},
             digits=" ".join(re.sub(r"\D", "", m) for m in _PHONE.findall(joined))
@@ -139,8 +154,12 @@ class Sources:
 
     def backs(self, fact: Fact) -> bool:
         """Whether `fact` appears in the sources (by value)."""
-        if fact.kind in ("money", "percent", "period"):
+        if fact.kind == "money":
             return fact.value in self.numbers
+        if fact.kind == "percent":
+            return fact.value in self.percents
+        if fact.kind == "period":
+            return fact.value in self.periods
         if fact.kind == "id":
             return fact.value in self.ids
         if fact.kind == "date":

@@ -13,6 +13,8 @@ long answer, and a second request would only queue behind it.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import threading
 import time
@@ -20,7 +22,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import openai
 from langchain_core.messages import (
     AIMessage,
@@ -39,6 +40,20 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from graph.models import ModelLimits
 
 
+def _transport_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """(timeout errors, transport errors) of the HTTP libraries the OpenAI client may use
+    (`httpx2` for openai 3, `httpx` before), for failures raised while reading a stream."""
+    names = [name for name in ("httpx2", "httpx") if importlib.util.find_spec(name)]
+    modules = [importlib.import_module(name) for name in names]
+    return (
+        tuple(module.TimeoutException for module in modules),
+        tuple(module.TransportError for module in modules),
+    )
+
+
+TRANSPORT_TIMEOUTS, TRANSPORT_ERRORS = _transport_errors()
+
+
 class TurnBudgetExceeded(RuntimeError):
     """The turn used up its model-time budget (`ModelLimits.turn_budget`, seconds)."""
 
@@ -47,9 +62,9 @@ def is_retryable(error: BaseException) -> bool:
     """True for failures a second identical request may cure: connection errors, HTTP 429
     and 5xx. False for timeouts (the server may still be generating), other 4xx answers
     and anything else."""
-    if isinstance(error, openai.APITimeoutError | httpx.TimeoutException):
+    if isinstance(error, (openai.APITimeoutError, *TRANSPORT_TIMEOUTS)):
         return False
-    if isinstance(error, openai.APIConnectionError | httpx.TransportError):
+    if isinstance(error, (openai.APIConnectionError, *TRANSPORT_ERRORS)):
         return True
     if isinstance(error, openai.APIStatusError):
         return error.status_code == 429 or error.status_code >= 500
@@ -210,7 +225,7 @@ def invoke_bounded(
 
     Raises:
         TurnBudgetExceeded: the turn had no model time left, or ran out while streaming.
-        openai.APIError / httpx.HTTPError: the call failed and retrying did not help (or
+        openai.APIError, or a transport error: the call failed and retrying did not help (or
             the failure is not one to retry, such as a read timeout or a 400).
     """
     limits = limits or ModelLimits.from_env()

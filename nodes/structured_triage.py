@@ -31,11 +31,10 @@ from typing import Any
 
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
-from pydantic import ValidationError
 
 from graph.models import ModelLimits, is_openai_compatible, max_tokens_for, server_key
 from graph.state import TriageDecision
-from nodes.model_call import invoke_bounded
+from nodes.model_call import TRANSPORT_ERRORS, TurnBudgetExceeded, invoke_bounded
 
 log = logging.getLogger("support_swarm.triage")
 
@@ -176,12 +175,13 @@ def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
                 break
             problems.append(f"{form} rejected by the server ({_server_error(exc)})")
             continue
-        except (ValueError, ValidationError) as exc:
-            problems.append(f"{form} answer unusable ({str(exc).splitlines()[0][:160]})")
-            continue
-        except Exception as exc:  # connection failure, read timeout, turn budget
+        except (openai.APIConnectionError, TurnBudgetExceeded) + TRANSPORT_ERRORS as exc:
             problems.append(f"{form}: the triage model could not be reached ({type(exc).__name__})")
             break
+        except Exception as exc:  # unparseable JSON, a wrong shape, an answer cut off
+            first_line = (str(exc).splitlines() or [""])[0][:160]
+            problems.append(f"{form} answer unusable ({type(exc).__name__}: {first_line})")
+            continue
         STRUCTURED_OUTPUT_COUNTS[f"answered:{form}"] += 1
         rejected = [p for p in problems if "rejected by the server" in p]
         if form != FORMATS[0] and rejected and not confirmed:
