@@ -346,7 +346,7 @@ class SupportService:
             ],
             ticket_id=escalation.get("ticket_id")
             if "escalation" in route
-            else recovery.ticket_opened_by(reply),
+            else recovery.ticket_opened_this_turn(values.get("messages") or []),
             source=source,
             waiting_for=waiting_for,
         )

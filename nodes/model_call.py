@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -37,7 +38,9 @@ from langchain_core.runnables import Runnable
 from langgraph.config import get_config
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from graph.models import ModelLimits
+from graph.models import ModelLimits, server_key
+
+log = logging.getLogger("support_swarm.model")
 
 
 def _transport_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
@@ -203,6 +206,51 @@ def strict_tool_calls(message: AIMessage, chunks: Sequence[ToolCallChunk]) -> AI
     return message.model_copy(update={"tool_calls": valid, "invalid_tool_calls": invalid})
 
 
+STREAMED_TOOL_CALLS_UNSUPPORTED: set[str] = set()
+"""Servers (`graph.models.server_key`) seen failing to stream an answer that calls a tool
+(llama-cpp-python's `chatml-function-calling` raises "Automatic streaming tool choice is
+not supported" and ends the stream empty)."""
+
+
+def _without_streaming(model: Runnable[Any, Any]) -> Runnable[Any, Any]:
+    """The same model and bound arguments (tools, `max_tokens`), answering in one piece."""
+    bound: Any = getattr(model, "bound", model)
+    kwargs = getattr(model, "kwargs", None) or {}
+    plain = bound.model_copy(update={"streaming": False, "disable_streaming": True})
+    return plain.bind(**kwargs) if kwargs else plain
+
+
+def _answer_once(
+    model: Runnable[Any, Any],
+    messages: Sequence[BaseMessage],
+    deadline: float,
+    timeout: float | None,
+) -> AIMessage:
+    """One streamed answer; when a server cannot stream a tool call (the stream ends
+    without a chunk on a request with tools), the same request once more, not streamed.
+
+    Streaming stays the first choice on every server: a reply streamed as text can be
+    abandoned, and the server then stops writing it.
+    """
+    try:
+        return _stream_once(model, messages, deadline, timeout)
+    except ValueError as exc:
+        tools = (getattr(model, "kwargs", None) or {}).get("tools")
+        if timeout is None or not tools or "No generation chunks" not in str(exc):
+            raise
+    server = server_key(getattr(model, "bound", model))
+    if server not in STREAMED_TOOL_CALLS_UNSUPPORTED:
+        STREAMED_TOOL_CALLS_UNSUPPORTED.add(server)
+        log.warning("%s cannot stream tool calls; such answers are repeated unstreamed", server)
+    wait = max(0.1, min(timeout, deadline - time.monotonic()))
+    plain = _without_streaming(model)
+    try:
+        answer = plain.invoke(list(messages), timeout=wait)
+    except openai.APIConnectionError:  # the broken stream may have left a dead connection
+        answer = plain.invoke(list(messages), timeout=wait)
+    return answer if isinstance(answer, AIMessage) else AIMessage(content=str(answer.content))
+
+
 def invoke_bounded(
     model: Runnable[Any, Any],
     messages: Sequence[BaseMessage],
@@ -244,7 +292,7 @@ def invoke_bounded(
     try:
         for attempt in retrying:
             with attempt:
-                return _stream_once(model, messages, deadline, limits.timeout if remote else None)
+                return _answer_once(model, messages, deadline, limits.timeout if remote else None)
     finally:
         TURN_CLOCK.charge(thread_id, turn, time.monotonic() - started)
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

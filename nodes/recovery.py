@@ -8,8 +8,8 @@
   the safe retries of `nodes.model_call`), or when the turn's model-time budget runs out,
   the specialist opens a ticket and says plainly what happens next: the ticket is for the
   support team's queue, nobody answers in the chat, and the customer may simply write
-  again. The ticket ID is on the reply (`response_metadata["ticket_id"]`, read by
-  `ticket_opened_by`) so the turn's result reports it.
+  again. The ticket ID is on the reply (`response_metadata["ticket_id"]`), so the turn's
+  result reports it (`ticket_opened_this_turn`), as it does a ticket opened by a tool.
 - A reply that promises a transfer without calling a handoff tool is turned into the
   handoff (to the department triage chose), or into an escalation to a human.
 """
@@ -190,6 +190,30 @@ def ticket_opened_by(reply: BaseMessage | None) -> str | None:
         return None
     ticket = reply.response_metadata.get(TICKET_METADATA_KEY)
     return str(ticket) if ticket else None
+
+
+TICKET_OPENING_TOOLS = ("create_ticket", "request_refund")
+"""Tools whose result names a ticket they opened (`ticket_id`): a ticket for the team, or a
+refund waiting for a manager's approval."""
+
+
+def ticket_opened_this_turn(messages: Sequence[BaseMessage]) -> str | None:
+    """The latest ticket opened since the customer's latest message: by a give-up reply, or
+    by a ticket-opening tool (`TICKET_OPENING_TOOLS`); None when the turn opened none."""
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            break
+        ticket = ticket_opened_by(message)
+        if ticket:
+            return ticket
+        if isinstance(message, ToolMessage) and message.name in TICKET_OPENING_TOOLS:
+            try:
+                result = json.loads(message.text)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(result, dict) and result.get("ticket_id"):
+                return str(result["ticket_id"])
+    return None
 
 
 def model_failure_reason(error: BaseException) -> str:

@@ -7,8 +7,9 @@ models the triage request negotiates, best form first:
 2. `json_object`: `response_format: {"type": "json_object"}`, with the schema in the prompt;
 3. `tool_call`: the decision as the arguments of a required `TriageDecision` tool call.
 
-A form the server rejects (an HTTP error answer) is skipped, and once a lower form works
-the server (base URL + model) is remembered for the rest of the process, so later turns go
+A form the server rejects (an HTTP error answer), or whose answer is unusable (not JSON,
+cut off at `max_tokens`, the wrong shape), is skipped, and once a lower form works the
+server (base URL + model) is remembered for the rest of the process, so later turns go
 straight to the form that works. Each such degradation is logged once with the server's
 error (`support_swarm.triage`), counted in `STRUCTURED_OUTPUT_COUNTS`, and noted on every
 triage record it affects (`degraded`). A model that gives no usable decision in any form
@@ -117,7 +118,7 @@ def _parse(answer: AIMessage, form: str) -> TriageDecision:
 def _server_error(error: openai.APIStatusError) -> str:
     body = error.body if isinstance(error.body, dict) else {}
     detail = body.get("message") or (body.get("error") or {}).get("message") or error.message
-    return f"HTTP {error.status_code}: {str(detail)[:200]}"
+    return f"HTTP {error.status_code}: {' '.join(str(detail).split())[:200]}"
 
 
 def _learn(key: str, form: str, why: str) -> None:
@@ -183,9 +184,8 @@ def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
             problems.append(f"{form} answer unusable ({type(exc).__name__}: {first_line})")
             continue
         STRUCTURED_OUTPUT_COUNTS[f"answered:{form}"] += 1
-        rejected = [p for p in problems if "rejected by the server" in p]
-        if form != FORMATS[0] and rejected and not confirmed:
-            _learn(key, form, "; ".join(rejected))
+        if form != FORMATS[0] and problems and not confirmed:
+            _learn(key, form, "; ".join(problems))
         note = "; ".join(problems) or None
         return TriageAnswer(decision, form, note and f"structured output via {form}: {note}")
     STRUCTURED_OUTPUT_COUNTS["failed"] += 1

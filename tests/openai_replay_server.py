@@ -16,7 +16,10 @@ With `llama_cpp_quirks` (the default) it also behaves like llama-cpp-python's se
 `"none"`) gets no tool calls back (the scripted calls are dropped, and `problems` says
 so); `response_format` of type `json_schema` is refused with HTTP 500 (listed in
 `rejected` only: clients are expected to negotiate); an assistant message whose
-`content` is null is refused with HTTP 500 (listed in `rejected` and `problems`).
+`content` is null is refused with HTTP 500 (listed in `rejected` and `problems`); a
+streamed answer that would call tools ends before its first chunk (the server cannot
+stream a tool choice), and the scripted answer waits for the request to be repeated
+without streaming (`broken_streams` counts these).
 
 Standard library only (`http.server` in a background thread).
 """
@@ -52,6 +55,8 @@ class Scripted:
     error: str = "The server had an error while processing your request."
     finish_reason: str | None = None
     """Sent instead of `tool_calls` / `stop` (e.g. `length` for a reply cut off)."""
+    empty_stream: bool = False
+    """Answer a streamed request with a stream that ends before any chunk."""
     chunk_delay: float = 0.0
     """Seconds between streamed chunks (a slow generation); the content is then sent one
     word per chunk."""
@@ -136,6 +141,8 @@ class ReplayServer:
     """Requests the server refused by itself (not scripted errors), with the reason."""
     llama_cpp_quirks: bool = True
     """Behave like llama-cpp-python's server (module docstring)."""
+    broken_streams: int = 0
+    """Streamed requests answered with an empty stream because the answer calls tools."""
     abandoned: list[int] = field(default_factory=list)
     """Numbers (1-based) of requests whose client closed the connection mid-answer."""
     host: str = "127.0.0.1"
@@ -206,6 +213,10 @@ class ReplayServer:
             if not self.script:
                 self.problems.append(f"request {len(self.requests)} arrived after the script ended")
                 return None
+            streamed_auto = body.get("stream") and body.get("tool_choice") == "auto"
+            if self.llama_cpp_quirks and streamed_auto and self.script[0].tool_calls:
+                self.broken_streams += 1  # the scripted calls wait for the unstreamed repeat
+                return Scripted(empty_stream=True)
             response = self.script.pop(0)
             if response.tool_calls and self.llama_cpp_quirks and not _tools_allowed(body):
                 self.problems.append(
@@ -273,6 +284,8 @@ def _stream_chunks(
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
         return {**base, "choices": [choice]}
 
+    if response.empty_stream:
+        return []
     chunks = [chunk({"role": "assistant", "content": ""})]
     content = message["content"] or ""
     pieces = re.findall(r"\S+\s*", content) if response.chunk_delay else _pieces(content, 3)

@@ -81,8 +81,10 @@ def test_tools_reach_the_model_and_tool_call_history_is_accepted(
     assert replay.rejected == []
     for request in replay.requests:
         assert request["tool_choice"] == "auto" and request["tools"]
-        assert request["stream"] is True and request["max_tokens"] == 512
-        assert "max_completion_tokens" not in request
+        assert request["max_tokens"] == 512 and "max_completion_tokens" not in request
+    # every answer is streamed first; the one that calls a tool is repeated unstreamed
+    assert [r["stream"] for r in replay.requests] == [True, False, True, True]
+    assert replay.broken_streams == 1
     # the assistant message that only called a tool goes back with an empty string
     calls = [m for r in replay.requests for m in r["messages"] if m.get("tool_calls")]
     assert calls and all(m["content"] == "" for m in calls)

@@ -48,7 +48,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def replay(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplayServer]:
     """A replay server, with the OpenAI client pointed at it and fast client limits."""
-    with ReplayServer() as server:
+    with ReplayServer(llama_cpp_quirks=False) as server:  # behaves as OpenAI's API does
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "test")
         monkeypatch.setenv("SUPPORT_MODEL_TIMEOUT", "10")
@@ -120,7 +120,6 @@ def test_tool_call_round_trip_on_the_wire(replay: ReplayServer, data_dir: Path) 
 def test_unsure_triage_asks_the_model_for_structured_output(
     replay: ReplayServer, data_dir: Path
 ) -> None:
-    replay.llama_cpp_quirks = False  # a server that takes JSON-schema output, as OpenAI does
     replay.add(
         json_reply({"intent": "billing", "confidence": 0.8, "summary": "Account charges"}),
         text("Happy to help with your invoices."),
