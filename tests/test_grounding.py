@@ -143,3 +143,12 @@ def test_playbook_fallback_runs_the_department_tools_within_policy(
     assert [(r["invoice_id"], r["amount"]) for r in refunds] == [("INV-10025", 29.0)]
     assert refunds[0]["id"] in result.reply and "RF-9999" not in result.reply
     assert model.count("refunds") == 2  # the playbook finished the turn, not the model
+
+
+def test_a_model_that_invents_facts_never_gets_one_to_the_customer(tmp_path: Path) -> None:
+    from evals.llm_calls import measure_grounding
+
+    report = measure_grounding(tmp_path)
+    assert report.sent_with_invented_facts == 0
+    assert report.counts["caught"] >= report.counts["retried"] > 0
+    assert report.counts["grounded_on_retry"] > 0 and report.counts["fallback"] > 0
