@@ -13,14 +13,16 @@ long answer, and a second request would only queue behind it.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import importlib.util
 import json
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import openai
@@ -142,6 +144,66 @@ def current_thread_id() -> str:
         return ""
 
 
+def _wait(timeout: float, deadline: float) -> float:
+    """Seconds to wait for bytes: `timeout`, cut to what is left before `deadline`.
+
+    Raises:
+        TurnBudgetExceeded: nothing is left.
+    """
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TurnBudgetExceeded("the turn's model-time budget ran out")
+    return min(timeout, left)
+
+
+def _read_stream(stream: Iterator[Any], deadline: float, stop: threading.Event) -> Any:
+    """Add up the chunks of `stream` until it ends, `stop` is set or `deadline` passes;
+    the stream is closed in every case (which closes its HTTP response)."""
+    answer: Any = None
+    try:
+        for chunk in stream:
+            answer = chunk if answer is None else answer + chunk
+            if stop.is_set() or time.monotonic() > deadline:
+                raise TurnBudgetExceeded("the turn's model-time budget ran out mid-answer")
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    return answer
+
+
+def _read_stream_until(
+    model: Runnable[Any, Any], messages: Sequence[BaseMessage], deadline: float, wait: float
+) -> Any:
+    """Read a remote stream in a worker thread, and give up on it at `deadline` even when
+    no chunk arrives: servers send keep-alive comments while they evaluate a long prompt,
+    which keep a read timeout from ever firing. The worker then closes the stream at its
+    next chunk; llama-cpp-python also interrupts it as soon as the next request arrives."""
+    outcome: queue.Queue[tuple[str, Any]] = queue.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            outcome.put(
+                ("answer", _read_stream(model.stream(list(messages), timeout=wait), deadline, stop))
+            )
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.put(("error", exc))
+
+    context = contextvars.copy_context()  # the run's callbacks (streamed tokens) go along
+    threading.Thread(target=context.run, args=(pump,), daemon=True).start()
+    try:
+        kind, value = outcome.get(timeout=max(0.0, deadline - time.monotonic()) + 0.05)
+    except queue.Empty:
+        stop.set()
+        raise TurnBudgetExceeded(
+            "the turn's model-time budget ran out waiting for the model"
+        ) from None
+    if kind == "error":
+        raise value
+    return value
+
+
 def _stream_once(
     model: Runnable[Any, Any],
     messages: Sequence[BaseMessage],
@@ -151,20 +213,10 @@ def _stream_once(
     """Read one streamed answer; stop reading (closing the stream) at `deadline`. A
     `timeout` (seconds, remote models only) caps each wait for bytes, and is cut to what
     is left before `deadline`."""
-    options: dict[str, Any] = {}
-    if timeout is not None:
-        options["timeout"] = max(0.1, min(timeout, deadline - time.monotonic()))
-    stream = model.stream(list(messages), **options)
-    answer: Any = None
-    try:
-        for chunk in stream:
-            answer = chunk if answer is None else answer + chunk
-            if time.monotonic() > deadline:
-                raise TurnBudgetExceeded("the turn's model-time budget ran out mid-answer")
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
+    if timeout is None:
+        answer = _read_stream(model.stream(list(messages)), deadline, threading.Event())
+    else:
+        answer = _read_stream_until(model, messages, deadline, _wait(timeout, deadline))
     if answer is None:
         return AIMessage(content="")
     message = message_chunk_to_message(answer)
@@ -242,12 +294,13 @@ def _answer_once(
     if server not in STREAMED_TOOL_CALLS_UNSUPPORTED:
         STREAMED_TOOL_CALLS_UNSUPPORTED.add(server)
         log.warning("%s cannot stream tool calls; such answers are repeated unstreamed", server)
-    wait = max(0.1, min(timeout, deadline - time.monotonic()))
     plain = _without_streaming(model)
     try:
-        answer = plain.invoke(list(messages), timeout=wait)
+        answer = plain.invoke(list(messages), timeout=_wait(timeout, deadline))
+    except openai.APITimeoutError:
+        raise
     except openai.APIConnectionError:  # the broken stream may have left a dead connection
-        answer = plain.invoke(list(messages), timeout=wait)
+        answer = plain.invoke(list(messages), timeout=_wait(timeout, deadline))
     return answer if isinstance(answer, AIMessage) else AIMessage(content=str(answer.content))
 
 

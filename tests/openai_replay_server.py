@@ -55,6 +55,9 @@ class Scripted:
     error: str = "The server had an error while processing your request."
     finish_reason: str | None = None
     """Sent instead of `tool_calls` / `stop` (e.g. `length` for a reply cut off)."""
+    keepalive: float = 0.0
+    """Seconds of keep-alive comments (`: ping`, every 0.1 s) before a streamed answer, as
+    a server sends while it evaluates a long prompt."""
     empty_stream: bool = False
     """Answer a streamed request with a stream that ends before any chunk."""
     chunk_delay: float = 0.0
@@ -100,6 +103,11 @@ def http_error(status: int = 500, *, retry_after_ms: int | None = 1) -> Scripted
 def delayed(seconds: float, response: Scripted) -> Scripted:
     """`response`, sent after `seconds`."""
     return replace(response, delay=seconds)
+
+
+def kept_alive(seconds: float, response: Scripted) -> Scripted:
+    """`response`, streamed after `seconds` of keep-alive comments."""
+    return replace(response, keepalive=seconds)
 
 
 def slow_stream(content: str, seconds_per_word: float) -> Scripted:
@@ -376,6 +384,10 @@ def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
             for name, value in response.headers:
                 self.send_header(name, value)
             self.end_headers()
+            pinged_until = time.monotonic() + response.keepalive
+            while time.monotonic() < pinged_until and not replay._stopping.wait(0.1):
+                self.wfile.write(b": ping\n\n")
+                self.wfile.flush()
             for item in chunks:
                 self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
                 self.wfile.flush()

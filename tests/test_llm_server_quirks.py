@@ -27,6 +27,7 @@ from tests.openai_replay_server import (
     delayed,
     http_error,
     json_reply,
+    kept_alive,
     slow_stream,
     text,
     tool_calls,
@@ -223,3 +224,17 @@ def test_turn_budget_closes_a_long_generation(
     tickets = rows(data_dir / "crm.sqlite", "SELECT * FROM tickets WHERE thread_id = 't'")
     assert "took too long" in tickets[0]["summary"]
     assert result.ticket_id == tickets[0]["id"] and "word199" not in result.reply
+
+
+def test_turn_budget_holds_while_the_server_only_sends_keep_alives(
+    replay: ReplayServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPPORT_MODEL_TURN_BUDGET", "1")
+    replay.add(kept_alive(4, text("Too late, KB-014.")))
+    started = time.monotonic()
+    with open_desk(data_dir) as desk:
+        result = desk.send("How do I export my data to CSV?", thread_id="t", customer_id="C001")
+    assert time.monotonic() - started < 3  # the read timeout (10 s) never fires on pings
+    tickets = rows(data_dir / "crm.sqlite", "SELECT * FROM tickets WHERE thread_id = 't'")
+    assert "took too long" in tickets[0]["summary"] and result.ticket_id == tickets[0]["id"]
+    assert "Too late" not in result.reply
