@@ -94,7 +94,10 @@ def _request(model: Any, form: str) -> Any:
         return model.bind(response_format={"type": "json_schema", "json_schema": schema}, **options)
     if form == "json_object":
         return model.bind(response_format={"type": "json_object"}, **options)
-    return model.bind_tools([TriageDecision], tool_choice=TriageDecision.__name__).bind(**options)
+    # not streamed: some servers cannot stream a tool call (see nodes.model_call), and the
+    # answer is short and capped by max_tokens
+    plain = model.model_copy(update={"streaming": False, "disable_streaming": True})
+    return plain.bind_tools([TriageDecision], tool_choice=TriageDecision.__name__).bind(**options)
 
 
 def _prompt(messages: Sequence[BaseMessage], form: str) -> list[BaseMessage]:
@@ -159,6 +162,8 @@ def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
     start = FORMATS.index(known[0]) if known else 0
     problems: list[str] = [known[1]] if known and known[1] else []
     limits = ModelLimits.from_env()
+    rejected: list[str] = []
+    answered = False
     for form in FORMATS[start:]:
         confirmed = known is not None and known[0] == form
         try:
@@ -169,12 +174,14 @@ def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
                 remote=True,
                 limits=limits if confirmed else ModelLimits(limits.timeout, 0, limits.turn_budget),
             )
+            answered = True
             decision = _parse(answer, form)
         except openai.APIStatusError as exc:
             if exc.status_code == 429:
                 problems.append(f"{form}: {_server_error(exc)}")
                 break
             problems.append(f"{form} rejected by the server ({_server_error(exc)})")
+            rejected.append(form)
             continue
         except (openai.APIConnectionError, TurnBudgetExceeded) + TRANSPORT_ERRORS as exc:
             problems.append(f"{form}: the triage model could not be reached ({type(exc).__name__})")
@@ -189,6 +196,9 @@ def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
         note = "; ".join(problems) or None
         return TriageAnswer(decision, form, note and f"structured output via {form}: {note}")
     STRUCTURED_OUTPUT_COUNTS["failed"] += 1
+    if answered and rejected and known is None:  # the server is up, and refused these forms
+        usable = next(form for form in FORMATS if form not in rejected)
+        _learn(key, usable, "; ".join(p for p in problems if "rejected by the server" in p))
     why = "; ".join(problems) or "no answer"
     log.warning("triage model gave no usable decision on %s: %s", key, why)
     return TriageAnswer(

@@ -317,6 +317,14 @@ def _stream_chunks(
     return chunks
 
 
+def _send_keepalives(out: Any, seconds: float, stopping: threading.Event) -> None:
+    """Write SSE keep-alive comments every 0.1 s for `seconds` (or until `stopping`)."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until and not stopping.wait(0.1):
+        out.write(b": ping\n\n")
+        out.flush()
+
+
 def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet in test output
@@ -384,10 +392,7 @@ def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
             for name, value in response.headers:
                 self.send_header(name, value)
             self.end_headers()
-            pinged_until = time.monotonic() + response.keepalive
-            while time.monotonic() < pinged_until and not replay._stopping.wait(0.1):
-                self.wfile.write(b": ping\n\n")
-                self.wfile.flush()
+            _send_keepalives(self.wfile, response.keepalive, replay._stopping)
             for item in chunks:
                 self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
                 self.wfile.flush()

@@ -238,3 +238,20 @@ def test_turn_budget_holds_while_the_server_only_sends_keep_alives(
     tickets = rows(data_dir / "crm.sqlite", "SELECT * FROM tickets WHERE thread_id = 't'")
     assert "took too long" in tickets[0]["summary"] and result.ticket_id == tickets[0]["id"]
     assert "Too late" not in result.reply
+
+
+def test_rejected_form_is_remembered_even_when_no_form_gives_a_decision(
+    replay: ReplayServer, data_dir: Path
+) -> None:
+    replay.add(text("billing, I think"), text("no idea"))  # json_object, then tool_call
+    replay.add(text("From KB-014: Settings > Export."))  # faq
+    replay.add(json_reply(ACCOUNT_DECISION), text("Happy to help with your invoices."))
+    with open_desk(data_dir, triage_mode="llm") as desk:
+        desk.send("How do I export my data to CSV?", thread_id="a", customer_id="C001")
+        first = desk.state("a")["triage"]
+        desk.send("I have a question about my account", thread_id="b", customer_id="C001")
+        second = desk.state("b")["triage"]
+    assert first["decided_by"] == "classifier" and "no usable decision" in first["degraded"]
+    assert replay.requests[2].get("stream") is False  # the required tool call, unstreamed
+    assert second["decided_by"] == "llm" and second["structured_output"] == "json_object"
+    assert len(replay.rejected) == 1  # json_schema was not tried again
