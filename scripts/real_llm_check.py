@@ -124,6 +124,7 @@ def run_conversation(
     limit: float,
 ) -> list[Turn]:  # fmt: skip
     """Send `messages` on one thread; one `Turn` per message."""
+    from app.service import ThreadWaitingError
     from nodes import recovery
 
     turns = []
@@ -138,6 +139,8 @@ def run_conversation(
             turn.degraded = (desk.state(thread).get("triage") or {}).get("degraded")
             if recovery.ticket_opened_by(desk.state(thread)["messages"][-1]) and not turn.ticket_id:
                 turn.problems.append("a ticket was opened but the turn result has no ticket_id")
+        except ThreadWaitingError as exc:  # a clear refusal, shown to the customer as such
+            turn.reply = f"(not sent: {exc})"
         except Exception:
             turn.problems.append("traceback: " + traceback.format_exc(limit=3))
         turn.seconds = round(time.monotonic() - started, 1)
