@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check integration format clean
+.PHONY: demo test check integration format clean test-real-llm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,15 @@ demo: $(VENV)/.runtime
 ## test: run the whole test suite, offline
 test: $(VENV)/.dev
 	$(BIN)/pytest -q
+
+## test-real-llm: the conversations and attack messages against a real llama.cpp server
+## (builds llama-cpp-python into ~/.cache/support-swarm/llama-venv the first time: minutes)
+test-real-llm: $(VENV)/.dev
+	scripts/real_llm_server.sh build
+	$(BIN)/python scripts/real_llm_check.py \
+		--llama-python "$$(scripts/real_llm_server.sh python)" \
+		--model-file "$$(scripts/real_llm_server.sh model)" \
+		--json-out .support-swarm-real-llm.json
 
 ## check: lint, format check and type check
 check: $(VENV)/.dev

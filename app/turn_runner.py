@@ -22,6 +22,7 @@ from app.service_models import TurnResult, pause_kind
 from graph.persistence import DURABILITY
 from graph.thread_index import record_turn
 from graph.turn_records import BUSY_ATTEMPTS, BUSY_FIRST_DELAY, is_busy
+from nodes import recovery
 from tools.events import record_turn_event
 
 if TYPE_CHECKING:
@@ -177,7 +178,9 @@ def summarise(
             for h in values.get("handoffs") or []
             if h.get("turn") == turn and source == "customer"
         ],
-        ticket_id=escalation.get("ticket_id") if "escalation" in route else None,
+        ticket_id=escalation.get("ticket_id")
+        if "escalation" in route
+        else recovery.ticket_opened_this_turn(values.get("messages") or []),
         source=source,
         waiting_for=waiting_for,
     )

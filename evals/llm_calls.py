@@ -174,6 +174,79 @@ def measure_calls(mode: str, workdir: Path) -> CostReport:
     return report
 
 
+INVENTED = " For a 15 % loyalty discount call +1 (555) 010-2030 or see https://lumen.example/deal."
+"""What the inventing model adds to a reply: a discount, a phone number and a link that no
+tool, catalogue entry or article backs."""
+
+STUBBORN = ("refunds", "sales")
+"""Departments where the inventing model invents again when asked to retry."""
+
+
+def inventing_model() -> Any:
+    """The `local` model with `INVENTED` added to every final specialist reply; asked again
+    with the grounding note it drops the addition, except in `STUBBORN` departments."""
+    from langchain_core.messages import AIMessage, SystemMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    from local_model.chat_model import LocalSupportModel
+
+    class InventingModel(LocalSupportModel):
+        def _generate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
+        ) -> ChatResult:
+            result = super()._generate(messages, stop, run_manager, **kwargs)
+            message = result.generations[0].message
+            system = next((m.text for m in messages if isinstance(m, SystemMessage)), "")
+            if getattr(message, "tool_calls", None) or not system.startswith("Agent: "):
+                return result
+            agent = system.split()[1]
+            if "was not sent to the customer" in system and agent not in STUBBORN:
+                return result
+            invented = AIMessage(content=message.text + INVENTED)
+            return ChatResult(generations=[ChatGeneration(message=invented)])
+
+    return InventingModel()
+
+
+@dataclass
+class GroundingReport:
+    """Replies of a model that invents facts, and what the grounding check did with them."""
+
+    turns: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    sent_with_invented_facts: int = 0
+
+
+def measure_grounding(workdir: Path) -> GroundingReport:
+    """Run every scenario with `inventing_model` as the specialists' model (`hybrid`
+    triage) and count checks, catches, retries and playbook fallbacks, and the replies sent
+    that still state an unbacked fact (should be 0)."""
+    from langchain_core.messages import AIMessage
+
+    from nodes.grounded_reply import GROUNDING_COUNTS, grounding_sources
+    from nodes.grounding import unsupported_facts
+
+    before = dict(GROUNDING_COUNTS)
+    base = Context(model=SCRIPTED, today=TODAY, crm_path=str(workdir / "crm-grounding.sqlite"))
+    graph = compile_graph(InMemorySaver())
+    report = GroundingReport()
+    with use_scripted_models({SCRIPTED: inventing_model()}):
+        for number, scenario in enumerate(SCENARIOS):
+            config: RunnableConfig = {"configurable": {"thread_id": f"g-{number}"}}
+            context = replace(base, customer_id=scenario.customer_id, thread_id=f"g-{number}")
+            for message in scenario.messages + scenario.resume_in_new_process:
+                state = graph.invoke({"messages": [HumanMessage(message)]}, config, context=context)
+                report.turns += 1
+                sent = state["messages"][-1]
+                if isinstance(sent, AIMessage) and INVENTED.strip()[:20] in sent.text:
+                    report.sent_with_invented_facts += 1
+                elif isinstance(sent, AIMessage) and sent.name not in ("triage", "escalation"):
+                    sources = grounding_sources(state["messages"][:-1], context)
+                    report.sent_with_invented_facts += bool(unsupported_facts(sent.text, sources))
+    report.counts = {k: GROUNDING_COUNTS[k] - before.get(k, 0) for k in GROUNDING_COUNTS}
+    return report
+
+
 @dataclass
 class AccuracyRow:
     threshold: float
@@ -262,6 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="llm-calls-") as tmp:
         workdir = Path(tmp)
         _print_costs([measure_calls("llm", workdir), measure_calls("hybrid", workdir)])
+        grounding = measure_grounding(workdir)
+        print(
+            f"Grounding with a model that invents facts: {grounding.turns} turns, "
+            + ", ".join(f"{name} {count}" for name, count in sorted(grounding.counts.items()))
+            + f"; replies sent with an invented fact: {grounding.sent_with_invented_facts}"
+        )
+        print()
         if path.exists():
             _print_accuracy(path, measure_accuracy(load_labelled(path), workdir))
         else:

@@ -1,22 +1,31 @@
-"""Create chat models from a `provider:model` string, in one place.
+"""Create chat models from a `provider:model` string, in one place, with their limits.
 
 Supported names:
 
 - `local`: the embedded deterministic model (`local_model.chat_model.LocalSupportModel`);
   no network, no key.
-- `openai:<model>`: `langchain_openai.ChatOpenAI`, which also serves any OpenAI-compatible
-  server (Ollama, vLLM, llama.cpp) through `OPENAI_BASE_URL`.
+- `openai:<model>`: `CompatibleChatOpenAI` (a `langchain_openai.ChatOpenAI`), which also
+  serves any OpenAI-compatible server (Ollama, vLLM, llama.cpp) through `OPENAI_BASE_URL`.
 
-Client limits for `openai:` models come from optional environment variables, read when the
-model is first loaded: `SUPPORT_MODEL_TIMEOUT` (seconds per request, default 60) and
-`SUPPORT_MODEL_MAX_RETRIES` (retries after a timeout, 429 or 5xx, default 2).
+Limits for `openai:` models come from optional environment variables (see `ModelLimits`):
+
+- `SUPPORT_MODEL_TIMEOUT`: seconds the client waits for the next bytes of an answer
+  (default 60); a request is also never given more than what is left of the turn budget.
+- `SUPPORT_MODEL_MAX_RETRIES`: retries after a connection error, a 429 or a 5xx (default 2);
+  a read timeout is never retried (the server may still be generating).
+- `SUPPORT_MODEL_MAX_TOKENS`: most tokens a specialist reply may have (default 512);
+  `SUPPORT_MODEL_MAX_TOKENS_<NODE>` (e.g. `..._BILLING`, `..._TRIAGE`) overrides one node.
+- `SUPPORT_MODEL_TURN_BUDGET`: seconds of model time one customer turn may use (default 45);
+  past it the turn ends with an honest reply and a ticket.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
@@ -29,10 +38,22 @@ class ModelConfigError(ValueError):
 SUPPORTED_PROVIDERS = ("local", "openai")
 
 DEFAULT_TIMEOUT = 60.0
-"""Seconds per model request unless `SUPPORT_MODEL_TIMEOUT` says otherwise."""
+"""Seconds the client waits for bytes of an answer unless `SUPPORT_MODEL_TIMEOUT` says otherwise."""
 
 DEFAULT_MAX_RETRIES = 2
-"""Client retries per model call unless `SUPPORT_MODEL_MAX_RETRIES` says otherwise."""
+"""Retries per model call unless `SUPPORT_MODEL_MAX_RETRIES` says otherwise."""
+
+DEFAULT_MAX_TOKENS = 512
+"""Tokens a specialist reply may have: a support reply of a few paragraphs, or a few tool
+calls (about 350 words), unless `SUPPORT_MODEL_MAX_TOKENS` says otherwise."""
+
+NODE_MAX_TOKENS = {"triage": 256}
+"""Per-node defaults that differ from `DEFAULT_MAX_TOKENS`: a triage decision is a small
+JSON object (about 120 tokens)."""
+
+DEFAULT_TURN_BUDGET = 45.0
+"""Seconds of model time one customer turn may use unless `SUPPORT_MODEL_TURN_BUDGET` says
+otherwise; below the 60 s a customer is asked to wait at most."""
 
 
 def _env_number(name: str, default: float, kind: type[int] | type[float]) -> float:
@@ -53,6 +74,47 @@ def _env_number(name: str, default: float, kind: type[int] | type[float]) -> flo
     return value
 
 
+@dataclass(frozen=True)
+class ModelLimits:
+    """Client limits for remote models, read from the environment (module docstring)."""
+
+    timeout: float
+    """Seconds to wait for the next bytes of an answer (connect and read)."""
+    max_retries: int
+    """Retries after a connection error, a 429 or a 5xx; never after a read timeout."""
+    turn_budget: float
+    """Seconds of model time one customer turn may use."""
+
+    @classmethod
+    def from_env(cls) -> ModelLimits:
+        """Read the limits now.
+
+        Raises:
+            ModelConfigError: a variable is set but is not a non-negative number.
+        """
+        return cls(
+            timeout=_env_number("SUPPORT_MODEL_TIMEOUT", DEFAULT_TIMEOUT, float),
+            max_retries=int(_env_number("SUPPORT_MODEL_MAX_RETRIES", DEFAULT_MAX_RETRIES, int)),
+            turn_budget=_env_number("SUPPORT_MODEL_TURN_BUDGET", DEFAULT_TURN_BUDGET, float),
+        )
+
+
+def max_tokens_for(node: str) -> int:
+    """Most tokens the model may write in one answer for `node` (`triage` or a specialist).
+
+    `SUPPORT_MODEL_MAX_TOKENS_<NODE>` wins, then `SUPPORT_MODEL_MAX_TOKENS` (specialists
+    only), then `NODE_MAX_TOKENS`, then `DEFAULT_MAX_TOKENS`. Zero is read as "no cap is
+    sent" (not recommended: a small model may write until its context is full).
+
+    Raises:
+        ModelConfigError: a variable is set but is not a non-negative integer.
+    """
+    default = NODE_MAX_TOKENS.get(node, DEFAULT_MAX_TOKENS)
+    if node != "triage":
+        default = int(_env_number("SUPPORT_MODEL_MAX_TOKENS", default, int))
+    return int(_env_number(f"SUPPORT_MODEL_MAX_TOKENS_{node.upper()}", default, int))
+
+
 def check_model_name(name: str) -> None:
     """Validate a model name and its credentials without creating a client.
 
@@ -61,9 +123,8 @@ def check_model_name(name: str) -> None:
 
     Raises:
         ModelConfigError: unknown provider, empty model part, an `openai:` model with
-            neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` set, or a
-            `SUPPORT_MODEL_TIMEOUT` / `SUPPORT_MODEL_MAX_RETRIES` that is not a
-            non-negative number.
+            neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` set, or a limit variable
+            (module docstring) that is not a non-negative number.
     """
     if name == "local":
         return
@@ -83,8 +144,26 @@ def check_model_name(name: str) -> None:
             f"Model {name!r} needs OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible "
             "server such as Ollama). Set it, or use the embedded model with --model local."
         )
-    _env_number("SUPPORT_MODEL_TIMEOUT", DEFAULT_TIMEOUT, float)
-    _env_number("SUPPORT_MODEL_MAX_RETRIES", DEFAULT_MAX_RETRIES, int)
+    ModelLimits.from_env()
+    max_tokens_for("triage")
+    max_tokens_for("specialist")
+
+
+def server_key(model: Any) -> str:
+    """`<base URL> <model>` naming the server a chat model talks to (for remembering what
+    that server supports); `local`-style models give their LangChain type instead."""
+    base = getattr(model, "openai_api_base", None) or os.environ.get("OPENAI_BASE_URL")
+    name = getattr(model, "model_name", None)
+    if name is None:
+        return str(getattr(model, "_llm_type", type(model).__name__))
+    return f"{base or 'https://api.openai.com/v1'} {name}"
+
+
+def is_openai_compatible(model: Any) -> bool:
+    """True for models that speak the chat-completions wire format (`openai:` models)."""
+    from langchain_openai import ChatOpenAI
+
+    return isinstance(model, ChatOpenAI)
 
 
 @lru_cache(maxsize=16)
@@ -96,22 +175,27 @@ def load_chat_model(name: str) -> BaseChatModel:
 
     Returns:
         A LangChain chat model supporting `bind_tools` and `with_structured_output`.
+        `openai:` models stream their answers and do not retry by themselves: the caller
+        (`nodes.model_call`) retries what may be retried and enforces the turn budget.
 
     Raises:
-        ModelConfigError: as `check_model_name`, or `SUPPORT_MODEL_TIMEOUT` /
-            `SUPPORT_MODEL_MAX_RETRIES` is not a non-negative number.
+        ModelConfigError: as `check_model_name`.
     """
     check_model_name(name)
     if name == "local":
         from local_model.chat_model import LocalSupportModel
 
         return LocalSupportModel()
-    from langchain_openai import ChatOpenAI
+    from graph.compatible_openai import CompatibleChatOpenAI
 
     _, _, model = name.partition(":")
     api_key = SecretStr(os.environ.get("OPENAI_API_KEY") or "not-needed")
-    timeout = _env_number("SUPPORT_MODEL_TIMEOUT", DEFAULT_TIMEOUT, float)
-    max_retries = int(_env_number("SUPPORT_MODEL_MAX_RETRIES", DEFAULT_MAX_RETRIES, int))
-    return ChatOpenAI(
-        model=model, temperature=0, api_key=api_key, max_retries=max_retries, timeout=timeout
+    limits = ModelLimits.from_env()
+    return CompatibleChatOpenAI(
+        model=model,
+        temperature=0,
+        api_key=api_key,
+        max_retries=0,
+        timeout=limits.timeout,
+        streaming=True,
     )

@@ -4,8 +4,12 @@
   can correct itself; invalid arguments are reported the same way by the tool node. Tool
   calls of a reply cut off at the token limit count as malformed: streamed arguments are
   parsed leniently, so a cut-off `{"amount": 7` would otherwise run as 7.
-- At `Context.max_tool_errors` errors in one turn, or when the model cannot be reached
-  (after the client's own retries), the specialist apologises and opens a ticket.
+- At `Context.max_tool_errors` errors in one turn, when the model cannot be reached (after
+  the safe retries of `nodes.model_call`), or when the turn's model-time budget runs out,
+  the specialist opens a ticket and says plainly what happens next: the ticket is for the
+  support team's queue, nobody answers in the chat, and the customer may simply write
+  again. The ticket ID is on the reply (`response_metadata["ticket_id"]`), so the turn's
+  result reports it (`ticket_opened_this_turn`), as it does a ticket opened by a tool.
 - A reply that promises a transfer without calling a handoff tool is turned into the
   handoff (to the department triage chose), or into an escalation to a human.
 """
@@ -24,8 +28,20 @@ from graph.context import Context, thread_id_of
 from graph.registry import DEPARTMENTS
 from graph.state import SupportState, handoff_record
 from nodes import prompts
+from nodes.model_call import TurnBudgetExceeded
 from tools import database
 from tools.tickets import create_ticket
+
+MODEL_FAILURE_REPLY = (
+    "I'm sorry, something went wrong on our side and I could not finish this. I've recorded "
+    "your request as ticket {ticket_id} for our support team's queue. Nobody will reply in "
+    "this chat, so please write here again in a few minutes to try once more, or quote "
+    "{ticket_id} when you contact our support team."
+)
+"""What the customer is told when a specialist gives up (see `give_up`)."""
+
+TICKET_METADATA_KEY = "ticket_id"
+"""`response_metadata` key naming the ticket a give-up reply opened."""
 
 _TRANSFER_PROMISE = re.compile(
     r"\b(transfer(?:ring)? you|connect(?:ing)? you (?:to|with)|hand(?:ing)? you over|"
@@ -138,8 +154,9 @@ def give_up(
         messages: messages to append before the apology (each tool call answered).
 
     Returns:
-        A state update: the messages and the apology with the ticket ID. The specialist
-        stays active, so a follow-up on the same thread comes back to it.
+        A state update: the messages and the reply naming the ticket (`MODEL_FAILURE_REPLY`).
+        The thread is not paused and the specialist stays active, so the customer's next
+        message on the thread comes back to it.
     """
     triage = state.get("triage") or {}
     turn = int(state.get("turn") or 0)
@@ -157,5 +174,49 @@ def give_up(
             idempotency_key=f"{thread_id}:turn-{turn}:{name}:gave-up",
             thread_id=thread_id or None,
         )
-    apology = AIMessage(content=prompts.GIVE_UP_REPLY.format(ticket_id=ticket.id), name=name)
+    apology = AIMessage(
+        content=MODEL_FAILURE_REPLY.format(ticket_id=ticket.id),
+        name=name,
+        response_metadata={TICKET_METADATA_KEY: ticket.id},
+    )
     return {"messages": [*messages, apology], "active_agent": name}
+
+
+def ticket_opened_by(reply: BaseMessage | None) -> str | None:
+    """The ticket ID a give-up reply opened (None for any other message)."""
+    if reply is None:
+        return None
+    ticket = reply.response_metadata.get(TICKET_METADATA_KEY)
+    return str(ticket) if ticket else None
+
+
+TICKET_OPENING_TOOLS = ("create_ticket", "request_refund")
+"""Tools whose result names a ticket they opened (`ticket_id`): a ticket for the team, or a
+refund waiting for a manager's approval."""
+
+
+def ticket_opened_this_turn(messages: Sequence[BaseMessage]) -> str | None:
+    """The latest ticket opened since the customer's latest message: by a give-up reply, or
+    by a ticket-opening tool (`TICKET_OPENING_TOOLS`); None when the turn opened none."""
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            break
+        ticket = ticket_opened_by(message)
+        if ticket:
+            return ticket
+        if isinstance(message, ToolMessage) and message.name in TICKET_OPENING_TOOLS:
+            try:
+                result = json.loads(message.text)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(result, dict) and result.get("ticket_id"):
+                return str(result["ticket_id"])
+    return None
+
+
+def model_failure_reason(error: BaseException) -> str:
+    """The ticket's words for why the model gave no answer: the turn budget ran out, or
+    the model could not be reached (with the error's type, e.g. `APITimeoutError`)."""
+    if isinstance(error, TurnBudgetExceeded):
+        return f"the model took too long ({error})"
+    return f"the model could not be reached ({type(error).__name__})"

@@ -30,6 +30,7 @@ from graph.models import load_chat_model
 from graph.registry import DEPARTMENTS
 from graph.state import HandoffRecord, SupportState, handoff_record
 from nodes import prompts, recovery
+from nodes.grounded_reply import bind_specialist_tools, specialist_answer
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ def make_specialist(department: Department, domain_tools: Sequence[BaseTool]) ->
         model = load_chat_model(model_name)
         cached = bindings.get(model_name)
         if cached is None or cached[0] is not model:
-            cached = (model, model.bind_tools(tools))
+            cached = (model, bind_specialist_tools(model, tools, name))
             bindings[model_name] = cached
         return cached[1]
 
@@ -271,12 +272,11 @@ def make_specialist(department: Department, domain_tools: Sequence[BaseTool]) ->
         model = bound_model(ctx.model)
         prompt = SystemMessage(prompts.specialist_prompt(department, notes))
         try:
-            response = model.invoke([prompt, *messages[start:]])
-        except Exception as exc:  # after the client's own retries: timeouts, 429, 5xx
-            reason = f"the model could not be reached ({type(exc).__name__})"
-            return recovery.give_up(name, state, ctx, reason, [])
-        if not isinstance(response, AIMessage):
-            response = AIMessage(content=str(getattr(response, "content", response)))
+            response = specialist_answer(
+                name, model, prompt, messages[start:], ctx=ctx, tools=tools, turn=state.get("turn")
+            )
+        except Exception as exc:  # after the safe retries: connection errors, 429, 5xx
+            return recovery.give_up(name, state, ctx, recovery.model_failure_reason(exc), [])
         response = recovery.distrust_cut_off_calls(response)
         response.name = name
         update: dict[str, Any] = {"messages": [response], "active_agent": name, "intent": intent}

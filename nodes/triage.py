@@ -13,6 +13,8 @@ from graph.models import load_chat_model
 from graph.registry import DEPARTMENTS
 from graph.state import HandoffRecord, SupportState, TriageDecision, handoff_record
 from nodes import prompts
+from nodes.model_call import TURN_CLOCK, current_thread_id
+from nodes.structured_triage import ask_triage_model
 from tools import database
 from tools.confirmations import confirm
 from tools.customers import require_customer
@@ -141,15 +143,17 @@ def _declined(state: SupportState, update: dict[str, Any], active_intent: str) -
 
 def _classify(
     text: str, ctx: Context, profile: dict[str, Any], *, follow_up: bool = False
-) -> tuple[TriageDecision, str]:
+) -> tuple[TriageDecision, str, dict[str, Any]]:
     """Decide the intent with the embedded classifier, the triage model, or both.
 
     `hybrid`: the classifier decides unless it is unsure (it asks for clarification, or its
     confidence is below `Context.triage_threshold`); only then is the triage model called.
     `llm` always calls the triage model; `classifier` never does. A `follow_up` ("yes,
     please do that" to the active specialist) never needs the model. The `local` model *is*
-    the classifier, so it is never called twice. Returns the decision and who made it
-    (`classifier` or `llm`).
+    the classifier, so it is never called twice. Returns the decision, who made it
+    (`classifier` or `llm`) and notes for the triage record (`structured_output`, and
+    `degraded` when the model's answer came in a lesser form or not at all; see
+    `nodes.structured_triage`).
 
     Raises:
         ValueError: unknown `Context.triage_mode`.
@@ -164,18 +168,15 @@ def _classify(
     decision = classify_message(text, threshold=ctx.triage_threshold)
     unsure = decision.needs_clarification or decision.confidence < ctx.triage_threshold
     ask_model = ctx.triage_mode == "llm" or (ctx.triage_mode == "hybrid" and unsure)
+    TURN_CLOCK.start_triage(current_thread_id())
     if triage_model == "local" or not ask_model or follow_up:
-        return decision, "classifier"
-    model = load_chat_model(triage_model).with_structured_output(TriageDecision)
+        return decision, "classifier", {}
     messages = [SystemMessage(prompts.triage_prompt(profile)), HumanMessage(text)]
-    try:
-        answer = model.invoke(messages)
-        llm_decision = (
-            answer if isinstance(answer, TriageDecision) else TriageDecision.model_validate(answer)
-        )
-    except Exception:  # the model is down or its answer is unusable: keep the classifier's
-        return decision, "classifier"
-    return llm_decision.model_copy(update={"language": decision.language}), "llm"
+    answer = ask_triage_model(load_chat_model(triage_model), messages)
+    if answer.decision is None:  # the model is down or its answer is unusable
+        return decision, "classifier", answer.record_notes()
+    decided = answer.decision.model_copy(update={"language": decision.language})
+    return decided, "llm", answer.record_notes()
 
 
 def _needs_human(decision: TriageDecision, profile: dict[str, Any]) -> str | None:
@@ -215,7 +216,7 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
     if answer == "deny" and active_intent:
         return _declined(state, update, active_intent)
     follow_up = bool(active) and (answer == "affirm" or is_followup(text))
-    decision, decided_by = _classify(text, ctx, profile, follow_up=follow_up)
+    decision, decided_by, triage_notes = _classify(text, ctx, profile, follow_up=follow_up)
     intent: str = decision.intent
     human_intent = str(DEPARTMENTS.intent_for(DEPARTMENTS.human_node()))
     human_reason = _needs_human(decision, profile)
@@ -236,7 +237,7 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
         reply = prompts.REDIRECT_REPLY.format(company=prompts.COMPANY)
         update["messages"] = [AIMessage(content=reply, name="triage")]
     update["intent"] = intent
-    update["triage"] = {**decision.model_dump(), "decided_by": decided_by}
+    update["triage"] = {**decision.model_dump(), "decided_by": decided_by, **triage_notes}
     return _note_confirmation(state, update, decision, keeps_specialist=intent == active_intent)
 
 

@@ -181,7 +181,7 @@ def check_scenario_effects(
         approvals = rows(
             crm, "SELECT * FROM tickets WHERE customer_id = 'C004' AND kind = 'refund_approval'"
         )
-        assert len(approvals) == 1
+        assert len(approvals) == 1 and last.ticket_id == approvals[0]["id"]
     elif title == "Out of scope":
         assert last.route == ["triage"] and last.intent == "other"
     else:  # pragma: no cover - a new scenario needs its checks written here

@@ -11,12 +11,23 @@ Like the real API, it refuses (HTTP 400) a request whose history is invalid: a `
 message that answers no preceding tool call, or an assistant tool call left unanswered.
 Such refusals and requests made after the script ran out are listed in `problems`.
 
+With `llama_cpp_quirks` (the default) it also behaves like llama-cpp-python's server with
+`--chat_format chatml-function-calling`: a request with tools but no `tool_choice` (or
+`"none"`) gets no tool calls back (the scripted calls are dropped, and `problems` says
+so); `response_format` of type `json_schema` is refused with HTTP 500 (listed in
+`rejected` only: clients are expected to negotiate); an assistant message whose
+`content` is null is refused with HTTP 500 (listed in `rejected` and `problems`); a
+streamed answer that would call tools ends before its first chunk (the server cannot
+stream a tool choice), and the scripted answer waits for the request to be repeated
+without streaming (`broken_streams` counts these).
+
 Standard library only (`http.server` in a background thread).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -44,6 +55,14 @@ class Scripted:
     error: str = "The server had an error while processing your request."
     finish_reason: str | None = None
     """Sent instead of `tool_calls` / `stop` (e.g. `length` for a reply cut off)."""
+    keepalive: float = 0.0
+    """Seconds of keep-alive comments (`: ping`, every 0.1 s) before a streamed answer, as
+    a server sends while it evaluates a long prompt."""
+    empty_stream: bool = False
+    """Answer a streamed request with a stream that ends before any chunk."""
+    chunk_delay: float = 0.0
+    """Seconds between streamed chunks (a slow generation); the content is then sent one
+    word per chunk."""
 
 
 def text(content: str) -> Scripted:
@@ -86,6 +105,16 @@ def delayed(seconds: float, response: Scripted) -> Scripted:
     return replace(response, delay=seconds)
 
 
+def kept_alive(seconds: float, response: Scripted) -> Scripted:
+    """`response`, streamed after `seconds` of keep-alive comments."""
+    return replace(response, keepalive=seconds)
+
+
+def slow_stream(content: str, seconds_per_word: float) -> Scripted:
+    """A streamed reply written one word every `seconds_per_word` (a long generation)."""
+    return Scripted(content=content, chunk_delay=seconds_per_word)
+
+
 def history_problem(messages: list[dict[str, Any]]) -> str | None:
     """Why a chat history would be refused by the API (None when it is valid)."""
     open_ids: list[str] = []
@@ -114,7 +143,16 @@ class ReplayServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     """Every request body received (parsed JSON), in order."""
     problems: list[str] = field(default_factory=list)
-    """Requests refused for an invalid history, or made after the script ran out."""
+    """Requests refused for an invalid history, made after the script ran out, or broken
+    by a server quirk the client should have avoided."""
+    rejected: list[str] = field(default_factory=list)
+    """Requests the server refused by itself (not scripted errors), with the reason."""
+    llama_cpp_quirks: bool = True
+    """Behave like llama-cpp-python's server (module docstring)."""
+    broken_streams: int = 0
+    """Streamed requests answered with an empty stream because the answer calls tools."""
+    abandoned: list[int] = field(default_factory=list)
+    """Numbers (1-based) of requests whose client closed the connection mid-answer."""
     host: str = "127.0.0.1"
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -176,10 +214,44 @@ class ReplayServer:
             if problem:
                 self.problems.append(problem)
                 return Scripted(status=400, error=problem, headers=(("x-should-retry", "false"),))
+            refusal = self._quirk_refusal(body)
+            if refusal:
+                self.rejected.append(refusal)
+                return Scripted(status=500, error=refusal)
             if not self.script:
                 self.problems.append(f"request {len(self.requests)} arrived after the script ended")
                 return None
-            return self.script.pop(0)
+            streamed_auto = body.get("stream") and body.get("tool_choice") == "auto"
+            if self.llama_cpp_quirks and streamed_auto and self.script[0].tool_calls:
+                self.broken_streams += 1  # the scripted calls wait for the unstreamed repeat
+                return Scripted(empty_stream=True)
+            response = self.script.pop(0)
+            if response.tool_calls and self.llama_cpp_quirks and not _tools_allowed(body):
+                self.problems.append(
+                    f"request {len(self.requests)}: tools without tool_choice, so no tool calls"
+                )
+                response = replace(response, tool_calls=(), content=response.content or "")
+            return response
+
+    def _quirk_refusal(self, body: dict[str, Any]) -> str | None:
+        """Why llama-cpp-python's server would answer 500 (None: it would not)."""
+        if not self.llama_cpp_quirks:
+            return None
+        if (body.get("response_format") or {}).get("type") == "json_schema":
+            return "response_format type json_schema is not supported; use text or json_object"
+        for position, message in enumerate(body.get("messages") or []):
+            if message.get("role") == "assistant" and message.get("content") is None:
+                reason = f"messages[{position}]: assistant content must be a string, got null"
+                self.problems.append(reason)
+                return reason
+        return None
+
+
+def _tools_allowed(body: dict[str, Any]) -> bool:
+    """Whether the model may call tools: tools are offered and `tool_choice` is set to
+    something other than "none" (llama-cpp-python reads a missing one as "none")."""
+    choice = body.get("tool_choice")
+    return bool(body.get("tools")) and choice not in (None, "none")
 
 
 def _completion_message(response: Scripted, number: int) -> tuple[dict[str, Any], str]:
@@ -220,8 +292,12 @@ def _stream_chunks(
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
         return {**base, "choices": [choice]}
 
+    if response.empty_stream:
+        return []
     chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({"content": piece}) for piece in _pieces(message["content"] or "", 3)]
+    content = message["content"] or ""
+    pieces = re.findall(r"\S+\s*", content) if response.chunk_delay else _pieces(content, 3)
+    chunks += [chunk({"content": piece}) for piece in pieces]
     for index, call in enumerate(message.get("tool_calls") or []):
         head = {
             "index": index,
@@ -239,6 +315,14 @@ def _stream_chunks(
         totals = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         chunks.append({**base, "choices": [], "usage": totals})
     return chunks
+
+
+def _send_keepalives(out: Any, seconds: float, stopping: threading.Event) -> None:
+    """Write SSE keep-alive comments every 0.1 s for `seconds` (or until `stopping`)."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until and not stopping.wait(0.1):
+        out.write(b": ping\n\n")
+        out.flush()
 
 
 def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
@@ -268,7 +352,8 @@ def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 else:
                     self._send_completion(response, body)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
+                with replay._lock:  # the client gave up (a timeout or budget test)
+                    replay.abandoned.append(len(replay.requests))
 
         def _send_json(
             self, status: int, payload: dict[str, Any], headers: Iterable[tuple[str, str]] = ()
@@ -307,9 +392,12 @@ def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
             for name, value in response.headers:
                 self.send_header(name, value)
             self.end_headers()
+            _send_keepalives(self.wfile, response.keepalive, replay._stopping)
             for item in chunks:
                 self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
                 self.wfile.flush()
+                if response.chunk_delay and replay._stopping.wait(response.chunk_delay):
+                    return
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
 

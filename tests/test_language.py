@@ -9,7 +9,7 @@ import pytest
 
 from app.service import SupportService
 from evals.languages import evaluate_languages, load_language_rows
-from evals.scripted_model import ScriptedChatModel, decision, reply
+from evals.scripted_model import ScriptedChatModel, calls, decision, reply
 from graph.identity import Caller
 from graph.registry import BILLING
 from local_model.chat_model import LocalSupportModel
@@ -94,11 +94,12 @@ def test_llm_specialist_is_told_to_answer_in_the_customers_language(
     wins over the one the triage model wrote."""
     model = ScriptedChatModel(delegate=LocalSupportModel())
     model.add("triage", decision("billing", 0.95, language="en"))
+    model.add("billing", calls(("list_invoices", {"limit": 1})))
     model.add("billing", reply("Claro, su última factura es INV-10012."))
     plug_scripted_model(monkeypatch, model)
     with open_desk(tmp_path / "data", triage_mode="llm") as desk:
         result = desk.send("Necesito ayuda con mi factura", thread_id="t-llm", customer_id="C001")
         assert desk.state("t-llm", caller=Caller.agent())["triage"]["language"] == "es"
     assert result.reply == "Claro, su última factura es INV-10012."
-    [call] = model.calls_for("billing")
-    assert "wrote in language 'es'" in call.system_prompt
+    first_call = model.calls_for("billing")[0]
+    assert "wrote in language 'es'" in first_call.system_prompt

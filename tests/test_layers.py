@@ -40,7 +40,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "graph.turn_records",
         ),
     ),
-    ("agents", ("graph.models", "graph.handoffs", "graph.routing", "nodes")),
+    (
+        "agents",
+        ("graph.models", "graph.compatible_openai", "graph.handoffs", "graph.routing", "nodes"),
+    ),
     ("graph builder", ("graph.builder",)),
     ("evaluations", ("evals",)),
     ("entry points", ("app",)),

@@ -34,7 +34,7 @@ from evals.scripted_model import (
 from graph import handoffs
 from graph.identity import Caller
 from graph.registry import DEPARTMENTS
-from nodes import prompts
+from nodes import prompts, recovery
 from tests.llm_support import (
     FAKE_MODEL,
     assert_tool_calls_answered,
@@ -580,7 +580,7 @@ def test_malformed_arguments_twice_apologise_with_a_ticket_then_the_thread_recov
         assert model.calls_for("billing")[1].messages[-1].text == errors[0].text
         tickets = rows(data_dir / "crm.sqlite", "SELECT * FROM tickets WHERE thread_id = 't'")
         assert len(tickets) == 1 and tickets[0]["id"] in first.reply
-        assert first.reply == prompts.GIVE_UP_REPLY.format(ticket_id=tickets[0]["id"])
+        assert first.reply == recovery.MODEL_FAILURE_REPLY.format(ticket_id=tickets[0]["id"])
         assert "could not be parsed" in tickets[0]["summary"]
         assert_tool_calls_answered(state["messages"])
 
@@ -635,24 +635,27 @@ def test_valid_and_malformed_calls_in_one_reply_keep_the_history_valid(
 
 
 @pytest.mark.parametrize(
-    "error",
+    ("error", "attempts"),
     [
-        openai.InternalServerError(
-            "Internal Server Error",
-            response=httpx.Response(500, request=httpx.Request("POST", "http://x/v1")),
-            body=None,
+        (
+            openai.InternalServerError(
+                "Internal Server Error",
+                response=httpx.Response(500, request=httpx.Request("POST", "http://x/v1")),
+                body=None,
+            ),
+            3,  # the call and two retries
         ),
-        openai.APITimeoutError(request=httpx.Request("POST", "http://x/v1")),
+        (openai.APITimeoutError(request=httpx.Request("POST", "http://x/v1")), 1),
     ],
     ids=["server-error", "timeout"],
 )
 def test_model_failure_gives_a_graceful_reply_and_a_ticket(
-    error: Exception, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    error: Exception, attempts: int, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = ScriptedChatModel(
         script={
             "refunds": [
-                error,
+                *[error] * attempts,
                 calls("find_duplicate_charges"),
                 then_call(
                     "find_duplicate_charges",
@@ -674,7 +677,7 @@ def test_model_failure_gives_a_graceful_reply_and_a_ticket(
         )
         tickets = rows(data_dir / "crm.sqlite", "SELECT * FROM tickets WHERE thread_id = 't'")
         assert len(tickets) == 1
-        assert first.reply == prompts.GIVE_UP_REPLY.format(ticket_id=tickets[0]["id"])
+        assert first.reply == recovery.MODEL_FAILURE_REPLY.format(ticket_id=tickets[0]["id"])
         assert type(error).__name__ in tickets[0]["summary"]
         assert (
             rows(data_dir / "crm.sqlite", "SELECT * FROM refunds WHERE customer_id = 'C002'") == []
