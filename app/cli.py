@@ -24,7 +24,6 @@ from rich.table import Table
 
 from app import cli_support
 from app.cli_common import (
-    USER_ERRORS,
     Customer,
     DataDir,
     Model,
@@ -33,13 +32,14 @@ from app.cli_common import (
     err_console,
     fail,
     open_service,
+    user_error_types,
     user_errors,
 )
 from app.cli_db import db_app
 from app.render import print_history, print_turn
 from app.scenario_cli import eval_scenarios
-from app.service import Caller, UnknownThreadError
 from evals.demo import HUMAN_ACTIONS, INVALID_INPUTS, SCENARIOS
+from graph.identity import Caller
 
 app = typer.Typer(
     help="Multi-agent customer support on a LangGraph state machine. Conversations are "
@@ -102,6 +102,8 @@ def chat(
 ) -> None:
     """Chat interactively as a customer. Empty line or Ctrl-D quits. --thread resumes only
     one of the customer's own threads."""
+    from app.service_models import UnknownThreadError
+
     thread_id = thread or f"t-{uuid.uuid4().hex[:10]}"
     with open_service(data_dir, model, triage_model) as service:
         if thread:
@@ -131,7 +133,7 @@ def _chat_loop(service: Any, thread_id: str, customer: str) -> None:
             break
         try:
             print_turn(console, service.send(text, thread_id=thread_id, customer_id=customer))
-        except USER_ERRORS as exc:
+        except user_error_types() as exc:
             err_console.print(f"[bold red]Error:[/] {exc}")
 
 
@@ -179,7 +181,7 @@ def demo(
                 shown = text if len(text) < 60 else f"{text[:20]}... ({len(text):,} chars)"
                 try:
                     service.send(text, thread_id="demo-invalid", customer_id=customer_id)
-                except USER_ERRORS as exc:
+                except user_error_types() as exc:
                     console.print(f"[dim]{customer_id}[/] {shown!r} -> [red]{exc}[/]")
 
 

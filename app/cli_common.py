@@ -9,30 +9,18 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
-from app.service import (
-    NotWaitingError,
-    ReplayRefusedError,
-    SupportService,
-    SupportTeamOnlyError,
-    ThreadOwnerError,
-    ThreadWaitingError,
-    UnknownCheckpointError,
-    UnknownThreadError,
-)
-from app.thread_locks import ThreadBusyError
 from graph.context import Context, default_data_dir
-from graph.db_files import DATABASE_FILES, DatabaseFileError
-from graph.identifiers import InvalidInputError
+from graph.db_files import DATABASE_FILES
 from graph.identity import Caller
-from graph.models import ModelConfigError
 from graph.turn_records import is_busy
-from nodes.triage import InvalidMessageError
-from tools.customers import UnknownCustomerError
+
+if TYPE_CHECKING:
+    from app.service import SupportService
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,23 +28,44 @@ R = TypeVar("R")
 console = Console()
 err_console = Console(stderr=True)
 
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    InvalidInputError,
-    InvalidMessageError,
-    UnknownCustomerError,
-    UnknownThreadError,
-    UnknownCheckpointError,
-    ThreadOwnerError,
-    ThreadWaitingError,
-    NotWaitingError,
-    ReplayRefusedError,
-    SupportTeamOnlyError,
-    ThreadBusyError,
-    ModelConfigError,
-    DatabaseFileError,
-    ValueError,
-)
-"""Errors caused by what the user typed or by the state of their data: shown as one line."""
+
+@functools.cache
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors caused by what the user typed or by the state of their data, shown as one
+    line. Imported when first needed, so `--help` does not load the graph."""
+    from app.service import (
+        NotWaitingError,
+        ReplayRefusedError,
+        SupportTeamOnlyError,
+        ThreadOwnerError,
+        ThreadWaitingError,
+        UnknownCheckpointError,
+        UnknownThreadError,
+    )
+    from app.thread_locks import ThreadBusyError
+    from graph.db_files import DatabaseFileError
+    from graph.identifiers import InvalidInputError
+    from graph.models import ModelConfigError
+    from nodes.triage import InvalidMessageError
+    from tools.customers import UnknownCustomerError
+
+    return (
+        InvalidInputError,
+        InvalidMessageError,
+        UnknownCustomerError,
+        UnknownThreadError,
+        UnknownCheckpointError,
+        ThreadOwnerError,
+        ThreadWaitingError,
+        NotWaitingError,
+        ReplayRefusedError,
+        SupportTeamOnlyError,
+        ThreadBusyError,
+        ModelConfigError,
+        DatabaseFileError,
+        ValueError,
+    )
+
 
 DataDir = Annotated[
     Path | None,
@@ -113,11 +122,13 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except USER_ERRORS as exc:
-            fail(str(exc))
         except sqlite3.Error as exc:
             folder = kwargs.get("data_dir")
             fail(database_message(exc, folder if isinstance(folder, Path) else None))
+        except Exception as exc:
+            if isinstance(exc, user_error_types()):
+                fail(str(exc))
+            raise
 
     return run
 
@@ -125,7 +136,9 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
 def open_service(
     data_dir: Path | None, model: str | None = None, triage_model: str | None = None
 ) -> SupportService:
-    """A `SupportService` on `data_dir` with the given models (errors as `USER_ERRORS`)."""
+    """A `SupportService` on `data_dir` with the given models (errors as `user_error_types`)."""
+    from app.service import SupportService
+
     context = Context()
     if model:
         context.model = model

@@ -25,7 +25,6 @@ from app.cli_common import (
     user_errors,
 )
 from app.render import print_checkpoints, print_history, print_turn, short_time
-from graph.thread_index import parse_age
 
 SUPPORT_TEAM = "Support-team command: reads as the support team (logged)."
 
@@ -82,6 +81,8 @@ def threads_prune(
     Threads waiting for a human or with open tickets are kept unless --include-pending.
     """
     try:
+        from graph.thread_index import parse_age
+
         age = parse_age(older_than)
     except ValueError as exc:
         fail(str(exc))

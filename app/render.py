@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
-from app.service import CheckpointInfo, Turn, TurnResult
-from graph.state import HandoffRecord
+if TYPE_CHECKING:
+    from app.service import CheckpointInfo, Turn, TurnResult
+    from graph.state import HandoffRecord
 
 
 def _handoff_line(record: HandoffRecord) -> Text:

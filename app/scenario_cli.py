@@ -9,9 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from app.scenario_eval import ScenarioPlayer
 from graph.context import Context
-from graph.models import ModelConfigError, check_model_name
 
 if TYPE_CHECKING:
     from evals.scenarios import ScenarioReport
@@ -33,7 +31,9 @@ def eval_scenarios(
     """Play every conversation of FILE, each in a fresh data folder, and check the answering
     agent, the facts each reply must and must not contain and the CRM rows added; print
     the resolution rate and every failure. Exit code 1 when a scenario fails."""
+    from app.scenario_eval import ScenarioPlayer
     from evals.scenarios import TRACKED_TABLES, evaluate_scenarios, load_scenarios
+    from graph.models import ModelConfigError, check_model_name
 
     try:
         scenarios = load_scenarios(file)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import snowballstemmer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import linear_kernel
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 RELEVANCE_THRESHOLD = 0.18
 """Lowest score (0..1) of an article worth showing; measured by `evals.retrieval`."""
@@ -227,6 +228,8 @@ class RankedIndex:
         Raises:
             ValueError: for an empty list.
         """
+        from sklearn.feature_extraction.text import TfidfVectorizer  # loaded when first used
+
         if not articles:
             raise ValueError("Cannot index an empty knowledge base")
         texts = [indexed_text(a) for a in articles]
@@ -247,6 +250,8 @@ class RankedIndex:
 
         Returns an empty list when the query has no content words.
         """
+        from sklearn.metrics.pairwise import linear_kernel
+
         if not terms(query):
             return []
         word_scores = linear_kernel(self.word.transform([query]), self.word_matrix)[0]
