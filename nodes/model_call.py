@@ -40,6 +40,7 @@ from langchain_core.runnables import Runnable
 from langgraph.config import get_config
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from graph.context import thread_id_of
 from graph.models import ModelLimits, server_key
 
 log = logging.getLogger("support_swarm.model")
@@ -139,7 +140,7 @@ TURN_CLOCK = TurnClock()
 def current_thread_id() -> str:
     """The running graph's `thread_id` ("" outside a graph run)."""
     try:
-        return str(get_config().get("configurable", {}).get("thread_id") or "")
+        return thread_id_of(None, get_config()) or ""
     except RuntimeError:
         return ""
 
