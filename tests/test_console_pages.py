@@ -138,3 +138,19 @@ def test_unknown_thread_bad_period_and_sign_out(console: Console) -> None:
     out = console.client.post("/console/sign-out", data={"csrf": token})
     assert "You are signed out." in out.text
     assert console.client.get("/console/inbox", follow_redirects=False).status_code == 303
+
+
+def test_try_it_chats_as_the_chosen_customer(console: Console) -> None:
+    console.sign_in()
+    token = console.csrf("/console/try?customer=C004")
+    form = {"csrf": token, "customer": "C004", "text": "How do I export my data to CSV?"}
+    page = console.client.post("/console/try", data=form)
+    assert page.status_code == 200 and "Answered by " in page.text and "route: triage" in page.text
+    thread = re.search(r'name="thread" value="(thr_[0-9a-f]+)"', page.text)
+    assert thread and "How do I export my data to CSV?" in page.text
+    desk = console.client.app.state.desk  # type: ignore[attr-defined]
+    assert desk.owner(thread[1]) == "C004"
+    unknown = console.client.post("/console/try", data={**form, "customer": "C999"})
+    assert "Pick one of the demo customers." in unknown.text
+    empty = console.client.post("/console/try", data={**form, "text": " ", "thread": thread[1]})
+    assert "Not sent:" in empty.text

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.console.insights import router as insights_router
 from app.console.pages import router as pages_router
+from app.console.tryit import router as try_router
 from app.console.web import PREFIX, CsrfRefused, SignInRequired, templates
 
 
@@ -17,6 +18,7 @@ def mount_console(app: FastAPI) -> None:
     """Serve the console under `/console` (pages, `/console/static`)."""
     app.include_router(pages_router)
     app.include_router(insights_router)
+    app.include_router(try_router)
     static = Path(__file__).parent / "static"
     app.mount(PREFIX + "/static", StaticFiles(directory=static), name="console-static")
 
