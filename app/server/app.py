@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.console.mount import mount_console
 from app.server.delivery import WebhookWorker
 from app.server.desk import Desk
 from app.server.problems import install_problem_handlers, problem_response
@@ -99,4 +100,5 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     _health_routes(app)
     for router in (conversations_router, support_router, admin_router):
         app.include_router(router)
+    mount_console(app)
     return app

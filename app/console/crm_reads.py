@@ -1,0 +1,68 @@
+"""The CRM rows the console shows beside a thread: customers, tickets, refunds, plan changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tools import database
+
+
+def _rows(conn: Any, sql: str, *params: object) -> list[dict[str, Any]]:
+    return [dict(row) for row in conn.execute(sql, params).fetchall()]
+
+
+def inbox_context(
+    crm_path: Path, paused: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(customers by ID, tickets by ID) for the customers and tickets of inbox items."""
+    customer_ids = sorted({str(p.get("customer_id")) for p in paused if p.get("customer_id")})
+    ticket_ids = sorted({str(p.get("ticket_id")) for p in paused if p.get("ticket_id")})
+    with database.pooled_connection(crm_path) as conn:
+        customers = _rows(
+            conn,
+            f"SELECT id, name, company, plan FROM customers WHERE id IN "
+            f"({','.join('?' * len(customer_ids))})",
+            *customer_ids,
+        )
+        tickets = _rows(
+            conn,
+            f"SELECT id, priority, sentiment FROM tickets WHERE id IN "
+            f"({','.join('?' * len(ticket_ids))})",
+            *ticket_ids,
+        )
+    return {c["id"]: c for c in customers}, {t["id"]: t for t in tickets}
+
+
+def thread_records(crm_path: Path, thread_id: str, customer_id: str | None) -> dict[str, Any]:
+    """The thread's customer (or None), its tickets, and the customer's refunds and plan
+    changes, newest first (refunds and plan changes are kept per customer, not per thread)."""
+    with database.pooled_connection(crm_path) as conn:
+        customer = _rows(
+            conn, "SELECT id, name, company, plan, tier FROM customers WHERE id = ?", customer_id
+        )
+        tickets = _rows(
+            conn,
+            "SELECT id, kind, subject, priority, sentiment, status, created_at FROM tickets "
+            "WHERE thread_id = ? ORDER BY created_at DESC",
+            thread_id,
+        )
+        refunds = _rows(
+            conn,
+            "SELECT id, invoice_id, amount, status, reason, created_at FROM refunds "
+            "WHERE customer_id = ? ORDER BY created_at DESC",
+            customer_id,
+        )
+        plan_changes = _rows(
+            conn,
+            "SELECT from_plan, to_plan, monthly_delta, effective_on, created_at FROM plan_changes "
+            "WHERE customer_id = ? ORDER BY created_at DESC",
+            customer_id,
+        )
+    return {
+        "customer": customer[0] if customer else None,
+        "tickets": tickets,
+        "refunds": refunds,
+        "plan_changes": plan_changes,
+    }
