@@ -12,6 +12,11 @@ from typing import Any
 
 import httpx2 as httpx  # the OpenAI client's HTTP library
 
+from graph.identity import Caller
+
+STAFF = Caller.agent("real-server check")
+"""The support-team reader of the check's threads (reads are logged)."""
+
 
 class RequestLog:
     """Every chat-completions request sent through httpx while `recording()`, with its
@@ -81,7 +86,7 @@ def ungrounded_replies(desk: Any, specialists: Sequence[str]) -> list[tuple[str,
     found = []
     for thread in desk.threads():
         thread_id = getattr(thread, "thread_id", thread)
-        messages = desk.state(thread_id)["messages"]
+        messages = desk.state(thread_id, caller=STAFF)["messages"]
         for index, message in enumerate(messages):
             if not isinstance(message, AIMessage) or message.name not in specialists:
                 continue
