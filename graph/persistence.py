@@ -261,11 +261,7 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
                 walked.add(parent)
                 for ch in seeking:
                     chains[ch].append(parent)
-                for ch in list(seeking):
-                    cached = self._cached((thread_id, checkpoint_ns, parent, ch))
-                    if cached is not None:
-                        base[ch] = cached
-                        seeking.discard(ch)
+                self._take_cached_bases((thread_id, checkpoint_ns, parent), seeking, base)
                 if not seeking:
                     break
                 row = cur.execute(
@@ -283,14 +279,28 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
                 parent = row[0]
             writes = self._writes_on(cur, thread_id, checkpoint_ns, chains)
         for ch in missing:
-            spec = self.delta_specs[ch]
-            # No base: the walk reached the root, so the channel starts empty.
-            channel = spec.from_checkpoint(base[ch] if ch in base else spec.ValueType())
-            channel.replay_writes(writes[ch])
-            value = channel.get() if channel.is_available() else spec.ValueType()
-            self._remember((thread_id, checkpoint_ns, checkpoint_id, ch), value)
-            found[ch] = value
+            found[ch] = self._replayed(ch, base, writes[ch])
+            self._remember((thread_id, checkpoint_ns, checkpoint_id, ch), found[ch])
         return found
+
+    def _take_cached_bases(
+        self, checkpoint: tuple[str, str, str], seeking: set[str], base: dict[str, Any]
+    ) -> None:
+        """Move each channel of `seeking` with a cached value at `checkpoint`
+        (thread, namespace, checkpoint ID) into `base`."""
+        for ch in list(seeking):
+            cached = self._cached((*checkpoint, ch))
+            if cached is not None:
+                base[ch] = cached
+                seeking.discard(ch)
+
+    def _replayed(self, ch: str, base: dict[str, Any], writes: Any) -> Any:
+        """Value of channel `ch`: its base value (empty when the walk reached the root)
+        with `writes` replayed on it, oldest first."""
+        spec = self.delta_specs[ch]
+        channel = spec.from_checkpoint(base[ch] if ch in base else spec.ValueType())
+        channel.replay_writes(writes)
+        return channel.get() if channel.is_available() else spec.ValueType()
 
     def _channel_values(
         self, cur: sqlite3.Cursor, thread_id: str, checkpoint_ns: str, checkpoint_id: str

@@ -222,6 +222,54 @@ def _transfer_now(
     return update
 
 
+def _prompt_notes(name: str, state: SupportState, ctx: Context, start: int) -> dict[str, Any]:
+    """What the specialist's system prompt is told: the triage, the handoff to `name`,
+    the signed-in customer and, when the window starts at message `start` > 0, a summary
+    of the earlier messages."""
+    notes = {
+        "triage": state.get("triage"),
+        "handoff": latest_handoff_to(state, name),
+        "customer_id": ctx.customer_id,
+    }
+    if start:
+        notes["earlier"] = earlier_summary(state["messages"], start, state.get("turn"))
+    return notes
+
+
+def _answer_update(
+    department: Department,
+    state: SupportState,
+    ctx: Context,
+    response: AIMessage,
+    errors: int,
+    steps: int,
+) -> dict[str, Any]:
+    """The state update for the specialist's reply `response`: malformed calls answered
+    (or a give-up past `ctx.max_tool_errors`, `errors` already made this turn), transfers
+    applied at once, and `tool_steps` counted up from `steps` when it calls tools."""
+    name = department.node
+    response = recovery.distrust_cut_off_calls(response)
+    response.name = name
+    update: dict[str, Any] = {
+        "messages": [response],
+        "active_agent": name,
+        "intent": department.intent,
+    }
+    if response.invalid_tool_calls:
+        results = recovery.malformed_call_results(response)
+        if errors + len(response.invalid_tool_calls) >= ctx.max_tool_errors:
+            reason = "tool arguments could not be parsed"
+            return recovery.give_up(name, state, ctx, reason, [response, *results])
+        update["messages"] = [response, *results]
+    elif _only_transfers(response):
+        update.update(_transfer_now(name, state, response, ctx.handoff_budget))
+    elif recovery.promised_transfer(response):
+        update.update(recovery.transfer_without_tool(name, state))
+    if response.tool_calls or response.invalid_tool_calls:
+        update["tool_steps"] = steps + 1
+    return update
+
+
 def make_specialist(department: Department, domain_tools: Sequence[BaseTool]) -> Specialist:
     """Build a specialist agent from its department spec.
 
@@ -239,7 +287,6 @@ def make_specialist(department: Department, domain_tools: Sequence[BaseTool]) ->
     name = department.node
     destinations = DEPARTMENTS.destinations(name)
     tools = [*domain_tools, *(make_handoff_tool(t) for t in destinations)]
-    intent = department.intent
     bindings: dict[str, tuple[Any, Runnable[Any, Any]]] = {}
 
     def bound_model(model_name: str) -> Runnable[Any, Any]:
@@ -257,49 +304,34 @@ def make_specialist(department: Department, domain_tools: Sequence[BaseTool]) ->
         steps = int(state.get("tool_steps") or 0)
         if steps >= ctx.max_tool_steps:
             return _step_limit_update(name, state, ctx.max_tool_steps)
-        notes = {
-            "triage": state.get("triage"),
-            "handoff": latest_handoff_to(state, name),
-            "customer_id": ctx.customer_id,
-        }
         errors = recovery.tool_errors_this_turn(state["messages"])
         if errors >= ctx.max_tool_errors:
             return recovery.give_up(name, state, ctx, "tool arguments were invalid", [])
         messages = state["messages"]
         start = window_start(messages)
-        if start:
-            notes["earlier"] = earlier_summary(messages, start, state.get("turn"))
         model = bound_model(ctx.model)
-        prompt = SystemMessage(prompts.specialist_prompt(department, notes))
+        prompt = SystemMessage(
+            prompts.specialist_prompt(department, _prompt_notes(name, state, ctx, start))
+        )
         try:
             response = specialist_answer(
                 name, model, prompt, messages[start:], ctx=ctx, tools=tools, turn=state.get("turn")
             )
         except Exception as exc:  # after the safe retries: connection errors, 429, 5xx
             return recovery.give_up(name, state, ctx, recovery.model_failure_reason(exc), [])
-        response = recovery.distrust_cut_off_calls(response)
-        response.name = name
-        update: dict[str, Any] = {"messages": [response], "active_agent": name, "intent": intent}
-        if response.invalid_tool_calls:
-            results = recovery.malformed_call_results(response)
-            if errors + len(response.invalid_tool_calls) >= ctx.max_tool_errors:
-                reason = "tool arguments could not be parsed"
-                return recovery.give_up(name, state, ctx, reason, [response, *results])
-            update["messages"] = [response, *results]
-        elif _only_transfers(response):
-            update.update(_transfer_now(name, state, response, ctx.handoff_budget))
-        elif recovery.promised_transfer(response):
-            update.update(recovery.transfer_without_tool(name, state))
-        if response.tool_calls or response.invalid_tool_calls:
-            update["tool_steps"] = steps + 1
-        return update
+        return _answer_update(department, state, ctx, response, errors, steps)
 
     node.__name__ = name
-    tool_node = ToolNode(
+    return Specialist(name=name, tools=tools, node=node, tool_node=_tool_node(name, tools))
+
+
+def _tool_node(name: str, tools: list[BaseTool]) -> ToolNode:
+    """The node that runs specialist `name`'s tool calls, each request narrowed to the
+    state the tool needs; a tool error becomes a message to the model."""
+    return ToolNode(
         tools,
         name=f"{name}_tools",
         handle_tool_errors=True,
         wrap_tool_call=narrow_tool_request,
         awrap_tool_call=anarrow_tool_request,
     )
-    return Specialist(name=name, tools=tools, node=node, tool_node=tool_node)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,95 @@ def assert_tool_calls_answered(messages: Sequence[BaseMessage]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _ScenarioRun:
+    """One standard scenario's turns and CRM file, checked by the `_SCENARIO_CHECKS`."""
+
+    crm: Path
+    results: list[TurnResult]
+    exact_route: bool
+
+    @property
+    def last(self) -> TurnResult:
+        return self.results[-1]
+
+    def routed(self, expected: list[str], result: TurnResult | None = None) -> None:
+        route = (self.last if result is None else result).route
+        if self.exact_route:
+            assert route == expected, route
+        else:
+            assert expected[-1] in route, route
+
+
+def _duplicate_charge(run: _ScenarioRun) -> None:
+    run.routed(["triage", "refunds"])
+    refunds = rows(run.crm, "SELECT * FROM refunds WHERE customer_id = 'C002'")
+    assert [(r["invoice_id"], r["amount"]) for r in refunds] == [("INV-10025", 29.0)]
+
+
+def _explain_a_charge(run: _ScenarioRun) -> None:
+    run.routed(["triage", "billing"])
+    assert rows(run.crm, "SELECT * FROM refunds WHERE customer_id = 'C003'") == []
+
+
+def _upgrade_after_restart(run: _ScenarioRun) -> None:
+    run.routed(["triage", "sales"], run.results[0])
+    run.routed(["triage", "sales"])
+    changes = rows(run.crm, "SELECT * FROM plan_changes WHERE customer_id = 'C001'")
+    assert [(c["from_plan"], c["to_plan"]) for c in changes] == [("Professional", "Enterprise")]
+
+
+def _topic_change(run: _ScenarioRun) -> None:
+    last = run.last
+    assert run.results[0].agent == "billing"
+    run.routed(["triage", "billing", "sales"])
+    assert [(h["from_agent"], h["to_agent"]) for h in last.handoffs] == [("billing", "sales")]
+    assert last.handoffs[0]["reason"]
+
+
+def _vague_request(run: _ScenarioRun) -> None:
+    assert run.last.route == ["triage"] and run.last.intent == "clarify"
+    assert run.last.reply.count("?") == 1
+
+
+def _asks_for_a_human(run: _ScenarioRun) -> None:
+    last = run.last
+    assert last.route == ["triage", "escalation"]
+    tickets = rows(
+        run.crm, "SELECT * FROM tickets WHERE customer_id = 'C001' AND kind = 'escalation'"
+    )
+    assert len(tickets) == 1 and last.ticket_id == tickets[0]["id"]
+    assert last.ticket_id in last.reply
+
+
+def _large_refund(run: _ScenarioRun) -> None:
+    run.routed(["triage", "refunds"])
+    assert rows(run.crm, "SELECT * FROM refunds WHERE customer_id = 'C004'") == []
+    approvals = rows(
+        run.crm, "SELECT * FROM tickets WHERE customer_id = 'C004' AND kind = 'refund_approval'"
+    )
+    assert len(approvals) == 1 and run.last.ticket_id == approvals[0]["id"]
+
+
+def _out_of_scope(run: _ScenarioRun) -> None:
+    assert run.last.route == ["triage"] and run.last.intent == "other"
+
+
+_SCENARIO_CHECKS: dict[str, Callable[[_ScenarioRun], None]] = {
+    "API errors": lambda run: run.routed(["triage", "technical"]),
+    "Duplicate charge": _duplicate_charge,
+    "Explain a charge": _explain_a_charge,
+    "How-to": lambda run: run.routed(["triage", "faq"]),
+    "Upgrade, confirmed after a restart": _upgrade_after_restart,
+    "Topic change mid-conversation": _topic_change,
+    "Vague request": _vague_request,
+    "Asks for a human": _asks_for_a_human,
+    "Large refund": _large_refund,
+    "Out of scope": _out_of_scope,
+}
+"""Scenario title (`evals.demo.SCENARIOS`) -> the checks of its route and CRM effects."""
+
+
 def check_scenario_effects(
     title: str, desk: SupportService, results: list[TurnResult], *, exact_route: bool = True
 ) -> None:
@@ -135,54 +224,7 @@ def check_scenario_effects(
     `exact_route=False` only requires the expected specialist to appear in the route (for
     real models, which may take a detour).
     """
-    crm = desk.crm_path
-    last = results[-1]
-
-    def routed(expected: list[str], result: TurnResult = last) -> None:
-        if exact_route:
-            assert result.route == expected, result.route
-        else:
-            assert expected[-1] in result.route, result.route
-
-    if title == "API errors":
-        routed(["triage", "technical"])
-    elif title == "Duplicate charge":
-        routed(["triage", "refunds"])
-        refunds = rows(crm, "SELECT * FROM refunds WHERE customer_id = 'C002'")
-        assert [(r["invoice_id"], r["amount"]) for r in refunds] == [("INV-10025", 29.0)]
-    elif title == "Explain a charge":
-        routed(["triage", "billing"])
-        assert rows(crm, "SELECT * FROM refunds WHERE customer_id = 'C003'") == []
-    elif title == "How-to":
-        routed(["triage", "faq"])
-    elif title == "Upgrade, confirmed after a restart":
-        routed(["triage", "sales"], results[0])
-        routed(["triage", "sales"])
-        changes = rows(crm, "SELECT * FROM plan_changes WHERE customer_id = 'C001'")
-        assert [(c["from_plan"], c["to_plan"]) for c in changes] == [("Professional", "Enterprise")]
-    elif title == "Topic change mid-conversation":
-        assert results[0].agent == "billing"
-        routed(["triage", "billing", "sales"])
-        assert [(h["from_agent"], h["to_agent"]) for h in last.handoffs] == [("billing", "sales")]
-        assert last.handoffs[0]["reason"]
-    elif title == "Vague request":
-        assert last.route == ["triage"] and last.intent == "clarify"
-        assert last.reply.count("?") == 1
-    elif title == "Asks for a human":
-        assert last.route == ["triage", "escalation"]
-        tickets = rows(
-            crm, "SELECT * FROM tickets WHERE customer_id = 'C001' AND kind = 'escalation'"
-        )
-        assert len(tickets) == 1 and last.ticket_id == tickets[0]["id"]
-        assert last.ticket_id in last.reply
-    elif title == "Large refund":
-        routed(["triage", "refunds"])
-        assert rows(crm, "SELECT * FROM refunds WHERE customer_id = 'C004'") == []
-        approvals = rows(
-            crm, "SELECT * FROM tickets WHERE customer_id = 'C004' AND kind = 'refund_approval'"
-        )
-        assert len(approvals) == 1 and last.ticket_id == approvals[0]["id"]
-    elif title == "Out of scope":
-        assert last.route == ["triage"] and last.intent == "other"
-    else:  # pragma: no cover - a new scenario needs its checks written here
+    check = _SCENARIO_CHECKS.get(title)
+    if check is None:  # pragma: no cover - a new scenario needs its checks written here
         raise AssertionError(f"no checks for scenario {title!r}")
+    check(_ScenarioRun(Path(desk.crm_path), results, exact_route))

@@ -325,80 +325,85 @@ def _send_keepalives(out: Any, seconds: float, stopping: threading.Event) -> Non
         out.flush()
 
 
-def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet in test output
-            pass
+class _ReplayHandler(BaseHTTPRequestHandler):
+    """Answers chat-completion requests from `replay`'s script (set per server)."""
 
-        def do_POST(self) -> None:
-            if self.path.rstrip("/") != CHAT_PATH:
-                self._send_json(404, {"error": {"message": f"no route {self.path}"}})
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            response = replay._next(body)
-            if response is None:
-                error = {"message": "replay script exhausted", "type": "invalid_request_error"}
-                self._send_json(400, {"error": error}, (("x-should-retry", "false"),))
-                return
-            if response.delay and replay._stopping.wait(response.delay):
-                return
-            try:
-                if response.status != 200:
-                    error = {"message": response.error, "type": "server_error", "code": None}
-                    self._send_json(response.status, {"error": error}, response.headers)
-                elif body.get("stream"):
-                    self._send_stream(response, body)
-                else:
-                    self._send_completion(response, body)
-            except (BrokenPipeError, ConnectionResetError):
-                with replay._lock:  # the client gave up (a timeout or budget test)
-                    replay.abandoned.append(len(replay.requests))
+    replay: ReplayServer
 
-        def _send_json(
-            self, status: int, payload: dict[str, Any], headers: Iterable[tuple[str, str]] = ()
-        ) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+    def log_message(self, format: str, *args: Any) -> None:  # quiet in test output
+        pass
 
-        def _send_completion(self, response: Scripted, body: dict[str, Any]) -> None:
-            number = len(replay.requests)
-            message, finish = _completion_message(response, number)
-            payload = {
-                "id": f"chatcmpl-replay-{number}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", "replay"),
-                "choices": [
-                    {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
-                ],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            }
-            self._send_json(200, payload, response.headers)
+    def do_POST(self) -> None:
+        if self.path.rstrip("/") != CHAT_PATH:
+            self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        response = self.replay._next(body)
+        if response is None:
+            error = {"message": "replay script exhausted", "type": "invalid_request_error"}
+            self._send_json(400, {"error": error}, (("x-should-retry", "false"),))
+            return
+        if response.delay and self.replay._stopping.wait(response.delay):
+            return
+        try:
+            if response.status != 200:
+                error = {"message": response.error, "type": "server_error", "code": None}
+                self._send_json(response.status, {"error": error}, response.headers)
+            elif body.get("stream"):
+                self._send_stream(response, body)
+            else:
+                self._send_completion(response, body)
+        except (BrokenPipeError, ConnectionResetError):
+            with self.replay._lock:  # the client gave up (a timeout or budget test)
+                self.replay.abandoned.append(len(self.replay.requests))
 
-        def _send_stream(self, response: Scripted, body: dict[str, Any]) -> None:
-            usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            number = len(replay.requests)
-            chunks = _stream_chunks(response, number, body.get("model", "replay"), usage)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.end_headers()
-            _send_keepalives(self.wfile, response.keepalive, replay._stopping)
-            for item in chunks:
-                self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
-                self.wfile.flush()
-                if response.chunk_delay and replay._stopping.wait(response.chunk_delay):
-                    return
-            self.wfile.write(b"data: [DONE]\n\n")
+    def _send_json(
+        self, status: int, payload: dict[str, Any], headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_completion(self, response: Scripted, body: dict[str, Any]) -> None:
+        number = len(self.replay.requests)
+        message, finish = _completion_message(response, number)
+        payload = {
+            "id": f"chatcmpl-replay-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "replay"),
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }
+        self._send_json(200, payload, response.headers)
+
+    def _send_stream(self, response: Scripted, body: dict[str, Any]) -> None:
+        usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        number = len(self.replay.requests)
+        chunks = _stream_chunks(response, number, body.get("model", "replay"), usage)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        _send_keepalives(self.wfile, response.keepalive, self.replay._stopping)
+        for item in chunks:
+            self.wfile.write(f"data: {json.dumps(item)}\n\n".encode())
             self.wfile.flush()
+            if response.chunk_delay and self.replay._stopping.wait(response.chunk_delay):
+                return
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
 
-    return Handler
+
+def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_ReplayHandler,), {"replay": replay})

@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 import nodes.specialist as specialist
-import tools.agent_tools as agent_tools
+import tools.tool_runner as tool_runner
 from app.bench import BENCH_MESSAGES
 from app.service import SupportService
 from graph.context import Context
@@ -120,7 +120,7 @@ def test_a_small_window_changes_nothing_the_embedded_model_does(
         return generate(self, messages, *args, **kw)
 
     tools_saw: list[int] = []
-    run_tool = agent_tools._run
+    run_tool = tool_runner.run_tool
 
     def tool_spy(runtime: Any, *args: Any, **kw: Any) -> Any:
         tools_saw.append(len(runtime.state["messages"]))
@@ -128,7 +128,7 @@ def test_a_small_window_changes_nothing_the_embedded_model_does(
 
     monkeypatch.setattr(specialist, "CONTEXT_MESSAGES", 6)
     monkeypatch.setattr(LocalSupportModel, "_generate", spy)
-    monkeypatch.setattr(agent_tools, "_run", tool_spy)
+    monkeypatch.setattr(tool_runner, "run_tool", tool_spy)
     windowed = run_thread(tmp_path / "windowed", texts)
 
     def view(messages: list[BaseMessage]) -> list[tuple]:

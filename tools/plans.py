@@ -205,42 +205,71 @@ def change_plan(
             effective_on = day
         else:
             effective_on = _renews_on(conn, customer.id, day)
-        now = utc_now()
-        conn.execute(
-            "INSERT INTO plan_changes (customer_id, from_plan, to_plan, monthly_delta, "
-            "discount_pct, trial_days, effective_on, idempotency_key, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                customer.id,
-                comparison.current_plan,
-                comparison.target_plan,
-                comparison.monthly_difference,
-                discount,
-                trial,
-                effective_on.isoformat(),
-                idempotency_key,
-                now,
-            ),
+        _insert_change(
+            conn, customer.id, comparison, discount, trial, effective_on, idempotency_key
         )
         if comparison.direction == "upgrade":
             _apply_upgrade(conn, customer, comparison, day)
-        record_event(
-            conn,
-            kind="plan_changed",
-            customer_id=customer.id,
-            thread_id=thread_id,
-            payload={
-                "from_plan": comparison.current_plan,
-                "to_plan": comparison.target_plan,
-                "effective_on": effective_on.isoformat(),
-                "discount_pct": discount,
-                "trial_days": trial,
-            },
+        _record_change_event(
+            conn, customer.id, thread_id, comparison, discount, trial, effective_on
         )
         row = conn.execute(
             "SELECT * FROM plan_changes WHERE idempotency_key = ?", (idempotency_key,)
         ).fetchone()
         return _from_row(row, day)
+
+
+def _insert_change(
+    conn: sqlite3.Connection,
+    customer_id: str,
+    comparison: PlanComparison,
+    discount: float,
+    trial: int,
+    effective_on: date,
+    idempotency_key: str,
+) -> None:
+    """Insert the `plan_changes` row of a change under `idempotency_key`."""
+    conn.execute(
+        "INSERT INTO plan_changes (customer_id, from_plan, to_plan, monthly_delta, "
+        "discount_pct, trial_days, effective_on, idempotency_key, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            customer_id,
+            comparison.current_plan,
+            comparison.target_plan,
+            comparison.monthly_difference,
+            discount,
+            trial,
+            effective_on.isoformat(),
+            idempotency_key,
+            utc_now(),
+        ),
+    )
+
+
+def _record_change_event(
+    conn: sqlite3.Connection,
+    customer_id: str,
+    thread_id: str | None,
+    comparison: PlanComparison,
+    discount: float,
+    trial: int,
+    effective_on: date,
+) -> None:
+    """Record the `plan_changed` event (audit trail and webhooks) of a change."""
+    record_event(
+        conn,
+        kind="plan_changed",
+        customer_id=customer_id,
+        thread_id=thread_id,
+        payload={
+            "from_plan": comparison.current_plan,
+            "to_plan": comparison.target_plan,
+            "effective_on": effective_on.isoformat(),
+            "discount_pct": discount,
+            "trial_days": trial,
+        },
+    )
 
 
 def _apply_upgrade(

@@ -64,45 +64,69 @@ def billing(view: TurnView) -> list[Call] | Reply:
     if transfer:
         return transfer
     text = view.lowered()
-    entities = view.entities
-    if any(entities.get(k) for k in ("amount", "date", "invoice_id")):
-        found = view.result("find_invoices")
-        if found is None:
-            args = {k: entities[k] for k in ("amount", "date", "invoice_id") if entities.get(k)}
-            return [Call("find_invoices", args)]
-        invoices = found.get("invoices") or []
-        if invoices:
-            lines = [describe_invoice(inv) for inv in invoices[:3]]
-            return Reply("Here's what I found on your account:\n" + "\n".join(lines))
-        return Reply(
-            "I couldn't find a charge matching that on your account. Could you check the "
-            "amount or date on your bank statement, or share the invoice ID?"
-        )
+    if any(view.entities.get(k) for k in ("amount", "date", "invoice_id")):
+        return _named_invoices(view)
     if any_phrase(text, FAILED_PAYMENT_PHRASES):
-        payments = view.result("list_payments")
-        if payments is None:
-            return [Call("list_payments", {"failed_only": True})]
-        failed = payments.get("payments") or []
-        if not failed:
-            return Reply("I don't see any failed payments on your account right now.")
-        latest = failed[0]
-        return Reply(
-            f"Your payment of {money(latest.get('amount'))} on "
-            f"{long_date(latest.get('attempted_on'))} for invoice {latest.get('invoice_id')} "
-            f"failed ({latest.get('failure_reason')}, {latest.get('method')}). Update your "
-            "card under Settings -> Billing -> Payment methods and we'll retry automatically."
-        )
+        return _failed_payments(view)
     if any_phrase(text, KB_PHRASES):
-        found = view.result("search_knowledge_base")
-        if found is None:
-            return [Call("search_knowledge_base", {"query": view.text, "limit": 3})]
-        articles = found.get("articles") or []
-        if articles:
-            art = articles[0]
-            return Reply(
-                f"From our article \u201c{art.get('title')}\u201d ({art.get('id')}):\n"
-                + numbered(art.get("steps") or [])
-            )
+        answer = _article_answer(view)
+        if answer is not None:
+            return answer
+    return _latest_invoice(view)
+
+
+def _named_invoices(view: TurnView) -> list[Call] | Reply:
+    """`find_invoices` with the amount, date or invoice ID named, then each match."""
+    entities = view.entities
+    found = view.result("find_invoices")
+    if found is None:
+        args = {k: entities[k] for k in ("amount", "date", "invoice_id") if entities.get(k)}
+        return [Call("find_invoices", args)]
+    invoices = found.get("invoices") or []
+    if invoices:
+        lines = [describe_invoice(inv) for inv in invoices[:3]]
+        return Reply("Here's what I found on your account:\n" + "\n".join(lines))
+    return Reply(
+        "I couldn't find a charge matching that on your account. Could you check the "
+        "amount or date on your bank statement, or share the invoice ID?"
+    )
+
+
+def _failed_payments(view: TurnView) -> list[Call] | Reply:
+    """`list_payments(failed_only=True)`, then the latest failure and how to fix it."""
+    payments = view.result("list_payments")
+    if payments is None:
+        return [Call("list_payments", {"failed_only": True})]
+    failed = payments.get("payments") or []
+    if not failed:
+        return Reply("I don't see any failed payments on your account right now.")
+    latest = failed[0]
+    return Reply(
+        f"Your payment of {money(latest.get('amount'))} on "
+        f"{long_date(latest.get('attempted_on'))} for invoice {latest.get('invoice_id')} "
+        f"failed ({latest.get('failure_reason')}, {latest.get('method')}). Update your "
+        "card under Settings -> Billing -> Payment methods and we'll retry automatically."
+    )
+
+
+def _article_answer(view: TurnView) -> list[Call] | Reply | None:
+    """`search_knowledge_base` with the customer's words, then the best article's steps;
+    None when no article matches."""
+    found = view.result("search_knowledge_base")
+    if found is None:
+        return [Call("search_knowledge_base", {"query": view.text, "limit": 3})]
+    articles = found.get("articles") or []
+    if not articles:
+        return None
+    art = articles[0]
+    return Reply(
+        f"From our article \u201c{art.get('title')}\u201d ({art.get('id')}):\n"
+        + numbered(art.get("steps") or [])
+    )
+
+
+def _latest_invoice(view: TurnView) -> list[Call] | Reply:
+    """`list_invoices(limit=1)`, then the latest invoice and an offer to help."""
     latest_list = view.result("list_invoices")
     if latest_list is None:
         return [Call("list_invoices", {"limit": 1})]
