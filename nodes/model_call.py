@@ -280,27 +280,41 @@ def _answer_once(
     timeout: float | None,
 ) -> AIMessage:
     """One streamed answer; when a server cannot stream a tool call (the stream ends
-    without a chunk on a request with tools), the same request once more, not streamed.
+    without a chunk, or the server answers 500 "streaming tool choice is not supported", on
+    a request with tools), the same request once more, not streamed, and from then on
+    every request with tools to that server goes unstreamed.
 
-    Streaming stays the first choice on every server: a reply streamed as text can be
+    Streaming stays the first choice everywhere else: a reply streamed as text can be
     abandoned, and the server then stops writing it.
     """
+    tools = (getattr(model, "kwargs", None) or {}).get("tools")
+    server = server_key(getattr(model, "bound", model))
+    if tools and timeout is not None and server in STREAMED_TOOL_CALLS_UNSUPPORTED:
+        return _answer_unstreamed(model, messages, deadline, timeout)
     try:
         return _stream_once(model, messages, deadline, timeout)
     except ValueError as exc:
-        tools = (getattr(model, "kwargs", None) or {}).get("tools")
         if timeout is None or not tools or "No generation chunks" not in str(exc):
             raise
-    server = server_key(getattr(model, "bound", model))
+    except openai.InternalServerError as exc:
+        if timeout is None or not tools or "streaming tool choice" not in str(exc).lower():
+            raise
     if server not in STREAMED_TOOL_CALLS_UNSUPPORTED:
         STREAMED_TOOL_CALLS_UNSUPPORTED.add(server)
-        log.warning("%s cannot stream tool calls; such answers are repeated unstreamed", server)
+        log.warning("%s cannot stream tool calls; such answers are asked unstreamed", server)
+    return _answer_unstreamed(model, messages, deadline, timeout)
+
+
+def _answer_unstreamed(
+    model: Runnable[Any, Any], messages: Sequence[BaseMessage], deadline: float, timeout: float
+) -> AIMessage:
+    """The request in one piece (its read timeout cut to the turn's deadline)."""
     plain = _without_streaming(model)
     try:
         answer = plain.invoke(list(messages), timeout=_wait(timeout, deadline))
     except openai.APITimeoutError:
         raise
-    except openai.APIConnectionError:  # the broken stream may have left a dead connection
+    except openai.APIConnectionError:  # a broken stream may have left a dead connection
         answer = plain.invoke(list(messages), timeout=_wait(timeout, deadline))
     return answer if isinstance(answer, AIMessage) else AIMessage(content=str(answer.content))
 
