@@ -25,7 +25,6 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import openai
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -68,6 +67,8 @@ def is_retryable(error: BaseException) -> bool:
     """True for failures a second identical request may cure: connection errors, HTTP 429
     and 5xx. False for timeouts (the server may still be generating), other 4xx answers
     and anything else."""
+    import openai  # loaded with the first remote model call, not at start-up
+
     if isinstance(error, (openai.APITimeoutError, *TRANSPORT_TIMEOUTS)):
         return False
     if isinstance(error, (openai.APIConnectionError, *TRANSPORT_ERRORS)):
@@ -287,6 +288,8 @@ def _answer_once(
     Streaming stays the first choice everywhere else: a reply streamed as text can be
     abandoned, and the server then stops writing it.
     """
+    import openai  # loaded with the first remote model call, not at start-up
+
     tools = (getattr(model, "kwargs", None) or {}).get("tools")
     server = server_key(getattr(model, "bound", model))
     if tools and timeout is not None and server in STREAMED_TOOL_CALLS_UNSUPPORTED:
@@ -309,6 +312,8 @@ def _answer_unstreamed(
     model: Runnable[Any, Any], messages: Sequence[BaseMessage], deadline: float, timeout: float
 ) -> AIMessage:
     """The request in one piece (its read timeout cut to the turn's deadline)."""
+    import openai  # loaded with the first remote model call, not at start-up
+
     plain = _without_streaming(model)
     try:
         answer = plain.invoke(list(messages), timeout=_wait(timeout, deadline))

@@ -28,14 +28,16 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 
 from graph.models import ModelLimits, is_openai_compatible, max_tokens_for, server_key
 from graph.state import TriageDecision
 from nodes.model_call import TRANSPORT_ERRORS, TurnBudgetExceeded, invoke_bounded
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger("support_swarm.triage")
 
@@ -157,6 +159,8 @@ def ask_triage_model(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswe
 
 
 def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
+    import openai  # loaded with the first remote triage, not at start-up
+
     key = server_key(model)
     known = known_format(key)
     start = FORMATS.index(known[0]) if known else 0
