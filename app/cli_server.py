@@ -19,7 +19,6 @@ from rich.table import Table
 
 from graph.context import default_data_dir
 from tools import database
-from tools.analytics import compute_analytics, parse_when
 from tools.api_keys import KEY_ROLES, UnknownKeyError, create_key, list_keys, revoke_key
 from tools.webhooks import (
     EVENT_TYPES,
@@ -238,6 +237,7 @@ def report(
     """Support analytics from the conversation events, with charts (PNG) in --out."""
 
     from app.report import print_report, write_report
+    from tools.analytics import compute_analytics, parse_when
 
     now = datetime.now(UTC)
     try:

@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy.pool import QueuePool
-
 
 def _settings() -> Any:
     """`tools.database`, which holds the pool settings (`POOL_SIZE`, `POOLED_FILES`,
@@ -37,6 +35,8 @@ class _CrmPool:
         self.checked_at = time.monotonic()
         self.lock = threading.Lock()
         self.path = path
+        from sqlalchemy.pool import QueuePool  # loaded with the first CRM connection
+
         self.pool = QueuePool(
             self._open,
             pool_size=_settings().POOL_SIZE,
