@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -133,7 +134,7 @@ def run_conversation(
     from nodes import recovery
 
     turns = []
-    thread = f"{mode}-{case}".replace(" ", "-").lower()
+    thread = re.sub(r"[^a-z0-9]+", "-", f"{mode}-{case}".lower()).strip("-")
     for message in messages:
         before = len(log.entries)
         started = time.monotonic()
