@@ -122,6 +122,14 @@ def _playbook_answer(
     return answer if isinstance(answer, AIMessage) else AIMessage(content=str(answer.content))
 
 
+def _is_embedded(model: Runnable[Any, Any]) -> bool:
+    """Whether `model` is the embedded `local` model itself (grounded by construction; a
+    subclass that changes its answers is checked like any other model)."""
+    from local_model.chat_model import LocalSupportModel
+
+    return type(getattr(model, "bound", model)) is LocalSupportModel
+
+
 def specialist_answer(
     name: str,
     model: Runnable[Any, Any],
@@ -152,6 +160,8 @@ def specialist_answer(
     remote = is_openai_compatible(getattr(model, "bound", model))
     response = invoke_bounded(model, [prompt, *history], turn=turn, remote=remote)
     if response.tool_calls or response.invalid_tool_calls or not response.text.strip():
+        return response
+    if _is_embedded(model):  # its playbooks write replies only from this turn's tool results
         return response
     GROUNDING_COUNTS["checked"] += 1
     sources = grounding_sources(history, ctx)
