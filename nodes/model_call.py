@@ -282,18 +282,16 @@ def _answer_once(
 ) -> AIMessage:
     """One streamed answer; when a server cannot stream a tool call (the stream ends
     without a chunk, or the server answers 500 "streaming tool choice is not supported", on
-    a request with tools), the same request once more, not streamed, and from then on
-    every request with tools to that server goes unstreamed.
+    a request with tools), the same request once more, not streamed.
 
-    Streaming stays the first choice everywhere else: a reply streamed as text can be
-    abandoned, and the server then stops writing it.
+    Streaming stays the first choice on every server: a reply streamed as text can be
+    abandoned at the turn's deadline, and the server then stops writing it (a request that
+    is not streamed keeps a single-slot server busy until it finishes).
     """
     import openai  # loaded with the first remote model call, not at start-up
 
     tools = (getattr(model, "kwargs", None) or {}).get("tools")
     server = server_key(getattr(model, "bound", model))
-    if tools and timeout is not None and server in STREAMED_TOOL_CALLS_UNSUPPORTED:
-        return _answer_unstreamed(model, messages, deadline, timeout)
     try:
         return _stream_once(model, messages, deadline, timeout)
     except ValueError as exc:
