@@ -28,7 +28,7 @@ import httpx
 
 from app.bench import BENCH_MESSAGES
 from app.bench_model_stub import StubServer
-from tools import database
+from storage import crm_database
 from tools.api_keys import create_key
 
 CUSTOMERS = 50
@@ -209,9 +209,9 @@ def run_http_bench(
     try:
         with tempfile.TemporaryDirectory(prefix="support-swarm-http-bench-") as tmp:
             folder = Path(tmp)
-            with database.pooled_connection(folder / "crm.sqlite") as conn:
+            with crm_database.pooled_connection(folder / "crm.sqlite") as conn:
                 key = create_key(conn, role="backend", name="bench").key
-            database.close_pool(folder / "crm.sqlite")
+            crm_database.close_pool(folder / "crm.sqlite")
             with running_server(folder, workers=workers, env=env, model=model) as server:
                 tokens = _tokens(base_url(server), key, conversations)
                 cpu_before = tree_cpu_seconds(server.pid)

@@ -15,9 +15,9 @@ import typer
 from rich.console import Console
 
 from graph.context import Context, default_data_dir
-from graph.db_files import DATABASE_FILES
 from graph.identity import Caller
-from graph.turn_records import is_busy
+from storage.db_files import DATABASE_FILES
+from storage.turn_records import is_busy
 
 if TYPE_CHECKING:
     from app.service import SupportService
@@ -42,11 +42,11 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         UnknownCheckpointError,
         UnknownThreadError,
     )
-    from app.thread_locks import ThreadBusyError
-    from graph.db_files import DatabaseFileError
     from graph.identifiers import InvalidInputError
     from graph.models import ModelConfigError
     from nodes.triage import InvalidMessageError
+    from storage.db_files import DatabaseFileError
+    from storage.thread_locks import ThreadBusyError
     from tools.customers import UnknownCustomerError
 
     return (

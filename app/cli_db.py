@@ -10,7 +10,7 @@ import typer
 
 from app.cli_common import DataDir, console, err_console, user_errors
 from graph.context import default_data_dir
-from graph.db_files import DATABASE_FILES, backup_database, integrity_problems
+from storage.db_files import DATABASE_FILES, backup_database, integrity_problems
 
 db_app = typer.Typer(help="Manage the databases: reset, backup, check.", no_args_is_help=True)
 
@@ -25,9 +25,9 @@ def db_reset(
     path = (data_dir or default_data_dir()) / "crm.sqlite"
     if not yes and not typer.confirm(f"Reset {path}? Refunds, tickets and plan changes are lost"):
         raise typer.Abort()
-    from tools import database
+    from storage import crm_database
 
-    database.reset(path)
+    crm_database.reset(path)
     console.print(f"Reset and reseeded {path}.")
 
 

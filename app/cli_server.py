@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graph.context import default_data_dir
-from tools import database
+from storage import crm_database
 from tools.api_keys import KEY_ROLES, UnknownKeyError, create_key, list_keys, revoke_key
 from tools.webhooks import (
     EVENT_TYPES,
@@ -58,7 +58,7 @@ def _fail(message: str) -> NoReturn:
 @contextmanager
 def _crm(data_dir: Path | None) -> Iterator[Any]:
     folder = data_dir or default_data_dir()
-    conn = database.connect(folder / "crm.sqlite")
+    conn = crm_database.connect(folder / "crm.sqlite")
     try:
         yield conn
     finally:
@@ -87,7 +87,7 @@ def serve(
         except ModelConfigError as exc:
             _fail(str(exc))
         os.environ["SUPPORT_MODEL"] = model
-    database.connect(folder / "crm.sqlite").close()  # migrate once, before the workers
+    crm_database.connect(folder / "crm.sqlite").close()  # migrate once, before the workers
     err_console.print(f"Serving on http://{host}:{port} (data in {folder}); docs at /docs")
     uvicorn.run(
         "app.server.app:create_app",

@@ -81,7 +81,7 @@ def threads_prune(
     Threads waiting for a human or with open tickets are kept unless --include-pending.
     """
     try:
-        from graph.thread_index import parse_age
+        from storage.thread_index import parse_age
 
         age = parse_age(older_than)
     except ValueError as exc:

@@ -21,8 +21,8 @@ from app.service_models import (
 )
 from app.turn_runner import INTERRUPT_CHANNEL, run_turn, summarise
 from graph.identity import Caller
-from graph.turn_records import store_turn_result, stored_turn_result
 from nodes.triage import validate_message
+from storage.turn_records import store_turn_result, stored_turn_result
 
 if TYPE_CHECKING:
     from app.service import SupportService

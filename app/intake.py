@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from app.service_models import ThreadOwnerError
 from graph.identifiers import check_customer_id, check_text, check_thread_id
-from graph.thread_index import tombstone_owner
 from nodes.triage import validate_message
-from tools import database
+from storage import crm_database
+from storage.thread_index import tombstone_owner
 from tools.customers import UnknownCustomerError, get_customer
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def check_message(
     message = validate_message(check_text(text))
     if not service.crm_path.is_file():
         raise UnknownCustomerError(f"No CRM database at {service.crm_path}.")
-    with database.pooled_connection(service.crm_path) as conn:
+    with crm_database.pooled_connection(service.crm_path) as conn:
         if get_customer(conn, customer) is None:
             raise UnknownCustomerError(
                 f"Unknown customer {customer!r}: no such customer in {service.crm_path}."

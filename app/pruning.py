@@ -5,7 +5,7 @@ is kept: deleting it would leave a ticket pointing at no conversation and an app
 one can give. With `include_pending` such threads go too, and their open tickets are
 closed with a note saying so (a pending refund approval stops counting as pending). Each
 thread is deleted under its run lock and leaves a tombstone reserving its ID for its
-customer (`graph.thread_index.prune_threads`).
+customer (`storage.thread_index.prune_threads`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from app import human_desk
 from graph.identity import Caller
-from graph.thread_index import PruneResult, prune_threads
-from tools import database
-from tools.database import transaction
+from storage import crm_database
+from storage.crm_database import transaction
+from storage.thread_index import PruneResult, prune_threads
 from tools.refund_decisions import close_pending_approval
 from tools.tickets import open_ticket_ids_of_thread, set_ticket_status
 
@@ -29,7 +29,7 @@ def pending_threads(service: SupportService) -> dict[str, list[str]]:
     """Threads with pending work, each with its open ticket IDs (possibly none, for a
     thread paused for a human whose ticket was closed by hand)."""
     found: dict[str, list[str]] = {}
-    with database.pooled_connection(service.crm_path) as conn:
+    with crm_database.pooled_connection(service.crm_path) as conn:
         for thread_id in service._thread_ids():
             tickets = open_ticket_ids_of_thread(conn, thread_id)
             if tickets or human_desk.has_interrupt(service, thread_id):
@@ -42,7 +42,7 @@ def _close_tickets(service: SupportService, tickets: list[str], caller: Caller) 
         f"Closed by {caller.name or caller.role}: the conversation was pruned "
         "(threads prune --include-pending) before this was answered."
     )
-    with database.pooled_connection(service.crm_path) as conn, transaction(conn):
+    with crm_database.pooled_connection(service.crm_path) as conn, transaction(conn):
         for ticket_id in tickets:
             close_pending_approval(conn, ticket_id, "closed")
             set_ticket_status(conn, ticket_id, "resolved", note)

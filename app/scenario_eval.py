@@ -17,7 +17,7 @@ from pathlib import Path
 
 from app.service import SupportService
 from graph.context import Context
-from tools import database
+from storage import crm_database
 
 TRACKED_TABLES: tuple[str, ...] = ("refunds", "tickets", "plan_changes")
 """CRM tables whose added rows are counted per conversation, unless a player is given
@@ -87,9 +87,9 @@ class ScenarioPlayer:
         self._factory = service_factory or (lambda folder: SupportService(folder, context))
         self._root = Path(tempfile.mkdtemp(prefix="support-swarm-scenarios-"))
         self._template = self._root / "template" / "crm.sqlite"
-        with database.pooled_connection(self._template):
+        with crm_database.pooled_connection(self._template):
             pass
-        database.close_pool(self._template)
+        crm_database.close_pool(self._template)
         self._numbers = itertools.count(1)
 
     def __enter__(self) -> ScenarioPlayer:

@@ -34,18 +34,18 @@ from app.service_models import (
     UnknownCheckpointError,
     UnknownThreadError,
 )
-from app.thread_locks import thread_lock
 from app.turn_runner import run_turn
 from graph.builder import compile_graph
 from graph.context import Context, default_data_dir
-from graph.db_files import check_not_truncated, reported_as_file_error
 from graph.identifiers import check_text, check_thread_id
 from graph.identity import Caller
 from graph.models import check_model_name
-from graph.persistence import connect_checkpoint_db, make_checkpointer
-from graph.thread_index import PruneResult
-from graph.turn_records import check_message_id
-from tools import database
+from storage import crm_database
+from storage.db_files import check_not_truncated, reported_as_file_error
+from storage.sqlite_saver import connect_checkpoint_db, make_checkpointer
+from storage.thread_index import PruneResult
+from storage.thread_locks import thread_lock
+from storage.turn_records import check_message_id
 
 __all__ = [
     "WAITING_FOR",
@@ -78,7 +78,7 @@ class SupportService:
     Raises:
         graph.models.ModelConfigError: the configured model cannot be used (checked at
             start-up, not mid-conversation).
-        graph.db_files.DatabaseFileError: a database file is empty, damaged or not a
+        storage.db_files.DatabaseFileError: a database file is empty, damaged or not a
             SQLite database (the message names the file and what to do).
 
     Use as a context manager, or call `close()`.
@@ -94,7 +94,7 @@ class SupportService:
             check_model_name(self.context.triage_model)
         for path in (self.crm_path, self.checkpoint_path):
             check_not_truncated(path)
-        with reported_as_file_error(self.crm_path), database.pooled_connection(self.crm_path):
+        with reported_as_file_error(self.crm_path), crm_database.pooled_connection(self.crm_path):
             pass
         with reported_as_file_error(self.checkpoint_path):
             self._conn = connect_checkpoint_db(self.checkpoint_path)
@@ -110,7 +110,7 @@ class SupportService:
     def close(self) -> None:
         """Close the checkpoint database and this process's pooled CRM connections."""
         self._conn.close()
-        database.close_pool(self.crm_path)
+        crm_database.close_pool(self.crm_path)
 
     @staticmethod
     def config(thread_id: str) -> RunnableConfig:
@@ -171,7 +171,7 @@ class SupportService:
         Raises:
             As `validate`; nothing is written when validation fails.
             ThreadWaitingError: the thread is paused for a human.
-            app.thread_locks.ThreadBusyError: another run on the thread did not finish in
+            storage.thread_locks.ThreadBusyError: another run on the thread did not finish in
                 time (runs on one thread take turns, across processes).
         """
         message, thread, customer = self._checked(text, thread_id, customer_id)
@@ -210,7 +210,7 @@ class SupportService:
         )
 
     def thread_lock(self, thread_id: str) -> AbstractContextManager[None]:
-        """The cross-process lock of one thread in this data folder (`app.thread_locks`):
+        """The cross-process lock of one thread in this data folder (`storage.thread_locks`):
         every run on a thread (message, human action, replay, prune) holds it, so runs on
         the same thread take turns. Do not take it around a call of this service's methods
         (they take it themselves and would wait for it)."""

@@ -15,9 +15,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from app.service_models import ThreadSummary, Turn, UnknownThreadError
 from graph.identifiers import check_customer_id, check_thread_id
 from graph.identity import Caller
-from graph.thread_index import list_threads
-from graph.turn_records import retry_busy
-from tools import database
+from storage import crm_database
+from storage.thread_index import list_threads
+from storage.turn_records import retry_busy
 from tools.events import record_event
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def log_read(
     """Record a `thread_read` event: who (`caller`) read `what` of `owner`'s thread."""
 
     def write() -> None:
-        with database.pooled_connection(service.crm_path) as conn:
+        with crm_database.pooled_connection(service.crm_path) as conn:
             record_event(
                 conn,
                 kind="thread_read",

@@ -20,9 +20,9 @@ from app.service_models import (
     UnknownCheckpointError,
 )
 from app.turn_runner import run_turn
-from graph.thread_index import tombstone_owner
 from nodes.triage import validate_message
-from tools import database
+from storage import crm_database
+from storage.thread_index import tombstone_owner
 from tools.tickets import get_ticket
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def _refuse_decided_pause(service: SupportService, thread_id: str, snapshot: Any
         ticket_id = value.get("ticket_id")
         if not ticket_id:
             continue
-        with database.pooled_connection(service.crm_path) as conn:
+        with crm_database.pooled_connection(service.crm_path) as conn:
             ticket = get_ticket(conn, str(ticket_id))
         if ticket is not None and ticket.status == "resolved":
             raise ReplayRefusedError(

@@ -19,10 +19,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from app.service_models import TurnResult, pause_kind
-from graph.persistence import DURABILITY
-from graph.thread_index import record_turn
-from graph.turn_records import BUSY_ATTEMPTS, BUSY_FIRST_DELAY, is_busy
 from nodes import recovery
+from storage.sqlite_saver import DURABILITY
+from storage.thread_index import record_turn
+from storage.turn_records import BUSY_ATTEMPTS, BUSY_FIRST_DELAY, is_busy
 from tools.events import record_turn_event
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from tools.database import connect
+from storage.crm_database import connect
 from tools.knowledge_base import search_articles
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "retrieval.jsonl"

@@ -193,7 +193,7 @@ MESSAGES_SNAPSHOT_FREQUENCY = 100
 """Updates of the `messages` channel between two full snapshots of the conversation.
 
 Between snapshots a checkpoint stores only the messages its step added (its writes); a
-snapshot stores the whole list (compressed by `graph.persistence`). A turn updates the
+snapshot stores the whole list (compressed by `storage.sqlite_saver`). A turn updates the
 channel about 5 times, so a thread is snapshotted every ~20 turns, and reading a
 checkpoint cold (a new process) replays at most 100 writes over at most ~130 ancestor
 checkpoints. Fewer snapshots save space but make cold reads slower.

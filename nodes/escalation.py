@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context, thread_id_of
 from graph.state import EscalationRecord, SupportState
 from nodes import prompts
-from tools import database
+from storage import crm_database
 from tools.tickets import create_ticket
 
 
@@ -35,7 +35,7 @@ def escalation(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]
     reason = handoff["reason"] if handoff else "the customer asked for a human"
     summary = triage.get("summary") or state["messages"][-1].text[:200]
     priority = triage.get("priority", "medium")
-    with database.pooled_connection(ctx.crm_path) as conn:
+    with crm_database.pooled_connection(ctx.crm_path) as conn:
         ticket = create_ticket(
             conn,
             ctx.customer_id,

@@ -32,7 +32,7 @@ from graph.context import Context
 from graph.models import is_openai_compatible, load_chat_model, max_tokens_for
 from nodes.grounding import Fact, Sources, describe, unsupported_facts
 from nodes.model_call import invoke_bounded
-from tools import database
+from storage import crm_database
 from tools.knowledge_base import list_articles
 from tools.plans import MAX_DISCOUNT_PCT, MAX_TRIAL_DAYS, PLANS
 
@@ -74,7 +74,7 @@ def catalogue_text() -> str:
 
 def knowledge_base_text(crm_path: str) -> str:
     """Every knowledge-base article of the CRM at `crm_path` as text."""
-    with database.pooled_connection(crm_path) as conn:
+    with crm_database.pooled_connection(crm_path) as conn:
         articles = list_articles(conn)
     return "\n".join(f"{a.id} {a.title}\n{a.body}\n" + "\n".join(a.steps) for a in articles)
 

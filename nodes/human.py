@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, model_validator
 from graph.context import Context, thread_id_of
 from graph.state import SupportState
 from nodes import prompts
-from tools import database
+from storage import crm_database
 from tools.refund_decisions import decide_manager_approval
 from tools.tickets import update_ticket
 
@@ -72,7 +72,7 @@ def human_agent(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any
     reply = HumanReply.model_validate(answer)
     ticket_id = escalation.get("ticket_id")
     if ticket_id:
-        with database.pooled_connection(runtime.context.crm_path) as conn:
+        with crm_database.pooled_connection(runtime.context.crm_path) as conn:
             update_ticket(conn, ticket_id, "resolved", f"Answered by {reply.agent}: {reply.reply}")
     return {
         "messages": [AIMessage(content=reply.reply, name=f"human:{reply.agent}")],
@@ -96,7 +96,7 @@ def manager_approval(state: SupportState, runtime: Runtime[Context]) -> dict[str
         return {}
     decision = ManagerDecision.model_validate(interrupt({"kind": "refund_approval", **pending}))
     ctx = runtime.context
-    with database.pooled_connection(ctx.crm_path) as conn:
+    with crm_database.pooled_connection(ctx.crm_path) as conn:
         result = decide_manager_approval(
             conn,
             ctx.customer_id,

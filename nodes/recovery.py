@@ -29,7 +29,7 @@ from graph.registry import DEPARTMENTS
 from graph.state import SupportState, handoff_record
 from nodes import prompts
 from nodes.model_call import TurnBudgetExceeded
-from tools import database
+from storage import crm_database
 from tools.tickets import create_ticket
 
 MODEL_FAILURE_REPLY = (
@@ -162,7 +162,7 @@ def give_up(
     turn = int(state.get("turn") or 0)
     thread_id = thread_id_of(ctx, get_config()) or ""
     summary = triage.get("summary") or "Customer request the assistant could not complete."
-    with database.pooled_connection(ctx.crm_path) as conn:
+    with crm_database.pooled_connection(ctx.crm_path) as conn:
         ticket = create_ticket(
             conn,
             ctx.customer_id,

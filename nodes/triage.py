@@ -15,7 +15,7 @@ from graph.state import HandoffRecord, SupportState, TriageDecision, handoff_rec
 from nodes import prompts
 from nodes.model_call import TURN_CLOCK, current_thread_id
 from nodes.structured_triage import ask_triage_model
-from tools import database
+from storage import crm_database
 from tools.confirmations import confirm
 from tools.customers import require_customer
 from tools.refund_confirmation import invoice_key
@@ -205,7 +205,7 @@ def triage(state: SupportState, runtime: Runtime[Context]) -> dict[str, Any]:
 
     ctx = runtime.context
     text = validate_message(state["messages"][-1].text)
-    with database.pooled_connection(ctx.crm_path) as conn:
+    with crm_database.pooled_connection(ctx.crm_path) as conn:
         customer = require_customer(conn, ctx.customer_id)
     profile = customer.model_dump() if hasattr(customer, "model_dump") else dict(customer)
     active = state.get("active_agent")

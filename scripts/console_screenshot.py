@@ -21,7 +21,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.bench_http import base_url, running_server
-from tools import database
+from storage import crm_database
 from tools.api_keys import create_key
 
 MESSAGES = (
@@ -41,7 +41,7 @@ FLAGS = (
 
 
 def _keys(data_dir: Path) -> dict[str, str]:
-    conn = database.connect(data_dir / "crm.sqlite")
+    conn = crm_database.connect(data_dir / "crm.sqlite")
     try:
         names = {"backend": "web app", "agent": "Priya"}
         return {role: create_key(conn, role=role, name=name).key for role, name in names.items()}

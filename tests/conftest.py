@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 from app.service import SupportService
 from graph.context import Context
 from graph.models import load_chat_model
+from tests.postgres_server import REQUIRE_ENV, PostgresServer, find_binaries
 
 LOOPBACK_PREFIXES = ("127.", "::1", "localhost")
 
@@ -38,6 +40,33 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SUPPORT_MODEL"):
         monkeypatch.delenv(name, raising=False)
     load_chat_model.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole run (`tests/postgres_server.py`).
+
+    Skipped when Debian's `postgresql` binaries are absent, unless `SUPPORT_SWARM_REQUIRE_
+    POSTGRES` is set (CI sets it), which makes their absence a failure.
+    """
+    binaries = find_binaries()
+    if binaries is None:
+        message = (
+            "PostgreSQL is not installed: scripts/install_system_packages.sh installs "
+            "Debian's postgresql package"
+        )
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(binaries).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The `postgresql://` URL of a new, empty database on the test server."""
+    return postgres_server.create_database()
 
 
 @pytest.fixture

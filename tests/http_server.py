@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from app.bench_http import base_url, running_server
-from tools import database
+from storage import crm_database
 from tools.api_keys import create_key
 
 TEST_ENV = {
@@ -46,7 +46,7 @@ class Server:
 @contextmanager
 def serve(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
     """Create keys in a fresh data folder, start the server, stop it after the block."""
-    conn = database.connect(data_dir / "crm.sqlite")
+    conn = crm_database.connect(data_dir / "crm.sqlite")
     try:
         keys = {
             role: create_key(conn, role=role, name=f"test {role}").key

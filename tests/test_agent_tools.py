@@ -15,9 +15,9 @@ from langgraph.prebuilt import ToolNode
 
 from graph.context import Context
 from graph.registry import DEPARTMENTS
+from storage.crm_database import KB_DIR, STATUS_FIXTURE, connect
 from tools.agent_tools import ALL_TOOLS, tools_for
 from tools.confirmations import confirm, propose
-from tools.database import KB_DIR, STATUS_FIXTURE, connect
 
 TODAY = "2026-11-22"
 

@@ -13,7 +13,7 @@ from langgraph.types import Command
 
 from graph.builder import compile_graph
 from graph.context import Context
-from graph.persistence import DURABILITY, open_checkpointer
+from storage.sqlite_saver import DURABILITY, open_checkpointer
 
 TODAY = "2026-11-22"
 

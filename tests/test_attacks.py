@@ -26,9 +26,9 @@ from app.service import (
     UnknownThreadError,
 )
 from graph.context import Context
-from graph.db_files import DatabaseFileError
 from graph.identifiers import InvalidIdentifierError, InvalidInputError
 from graph.identity import Caller
+from storage.db_files import DatabaseFileError
 from tests.conftest import crm_rows
 
 TODAY = "2026-11-22"

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("app", "graph", "nodes", "tools", "local_model", "evals")
+PACKAGES = ("app", "graph", "nodes", "tools", "local_model", "evals", "storage")
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
 

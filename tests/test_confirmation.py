@@ -16,8 +16,8 @@ from app.service import SupportService
 from evals.scripted_model import ScriptedChatModel, calls, reply
 from graph.context import Context
 from graph.identity import Caller
+from storage.crm_database import connect
 from tests.llm_support import last_tool_result, open_desk, plug_scripted_model, rows
-from tools.database import connect
 from tools.offers import upcoming_invoice
 
 TODAY = "2026-11-22"

@@ -10,9 +10,9 @@ import pytest
 
 from evals.confirmation import HOLDOUT_PATH, evaluate, main
 from local_model.confirmation import DATA_PATH, classify_answer, load_answers
+from storage.crm_database import connect
 from tools import offers
 from tools.customers import require_customer
-from tools.database import connect
 
 
 @pytest.mark.parametrize(

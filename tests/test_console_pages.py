@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from app.server.app import create_app
 from app.server.settings import ServerSettings
 from graph.identity import Caller
-from tools import database
+from storage import crm_database
 from tools.api_keys import create_key, revoke_key
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ class Console:
 def console(tmp_path: Path) -> Iterator[Console]:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    conn = database.connect(data_dir / "crm.sqlite")
+    conn = crm_database.connect(data_dir / "crm.sqlite")
     try:
         keys = {r: create_key(conn, role=r, name=f"{r} Dana").key for r in ("backend", "agent")}
     finally:
@@ -84,7 +84,7 @@ def test_tampered_cookie_and_revoked_key_end_the_sign_in(console: Console) -> No
     console.client.cookies.clear()
     console.sign_in()
     assert console.client.get("/console/inbox").status_code == 200
-    conn = database.connect(console.data_dir / "crm.sqlite")
+    conn = crm_database.connect(console.data_dir / "crm.sqlite")
     try:
         agent_id = next(
             row[0] for row in conn.execute("SELECT id FROM api_keys WHERE role = 'agent'")

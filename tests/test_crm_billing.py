@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.crm_database import CRM_FIXTURE, connect
 from tools import billing
 from tools.customers import (
     UnknownCustomerError,
@@ -16,7 +17,6 @@ from tools.customers import (
     get_customer,
     require_customer,
 )
-from tools.database import CRM_FIXTURE, connect
 
 
 @pytest.fixture()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import database
-from tools.database import MIGRATIONS, SCHEMA_VERSION, connect, read_only_connect, reset
+from storage import crm_database
+from storage.crm_database import MIGRATIONS, SCHEMA_VERSION, connect, read_only_connect, reset
 from tools.refunds import request_refund
 
 TODAY = date(2026, 11, 22)
@@ -32,7 +32,7 @@ def test_connect_creates_migrates_and_seeds(tmp_path: Path) -> None:
         assert _count(conn, "customers") >= 50
         assert _count(conn, "invoices") >= 300
         assert _count(conn, "payments") >= 300
-        assert _count(conn, "kb_articles") == len(list(database.KB_DIR.glob("*.md")))
+        assert _count(conn, "kb_articles") == len(list(crm_database.KB_DIR.glob("*.md")))
     finally:
         conn.close()
 
@@ -178,24 +178,24 @@ def _kb_article(folder: Path, name: str, article_id: str) -> None:
 def test_pooled_connections_are_reused_one_user_at_a_time(tmp_path: Path) -> None:
     path = tmp_path / "crm.sqlite"
     try:
-        with database.pooled_connection(path) as first:
-            with database.pooled_connection(path) as second:
+        with crm_database.pooled_connection(path) as first:
+            with crm_database.pooled_connection(path) as second:
                 assert first is not second, "a borrowed connection is not lent twice"
             assert _count(first, "customers") > 0
-        with database.pooled_connection(path) as again:
+        with crm_database.pooled_connection(path) as again:
             assert again in (first, second)
             assert again.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
-        database.close_pool(path)
+        crm_database.close_pool(path)
 
 
 def test_pooled_connection_rolls_back_what_its_user_left_open(tmp_path: Path) -> None:
     path = tmp_path / "crm.sqlite"
     try:
-        with database.pooled_connection(path) as conn:
+        with crm_database.pooled_connection(path) as conn:
             conn.execute("BEGIN")
             conn.execute("DELETE FROM tickets")
-        with database.pooled_connection(path) as conn:
+        with crm_database.pooled_connection(path) as conn:
             assert not conn.in_transaction
         other = connect(path)
         try:
@@ -203,7 +203,7 @@ def test_pooled_connection_rolls_back_what_its_user_left_open(tmp_path: Path) ->
         finally:
             other.close()
     finally:
-        database.close_pool(path)
+        crm_database.close_pool(path)
 
 
 def test_pooled_connections_pick_up_knowledge_base_changes(
@@ -213,41 +213,41 @@ def test_pooled_connections_pick_up_knowledge_base_changes(
     kb.mkdir()
     _kb_article(kb, "a.md", "KB-901")
     path = tmp_path / "crm.sqlite"
-    monkeypatch.setattr(database, "FIXTURE_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(crm_database, "FIXTURE_CHECK_SECONDS", 0.0)
     try:
-        with database.pooled_connection(path, kb_dir=kb) as conn:
+        with crm_database.pooled_connection(path, kb_dir=kb) as conn:
             assert [r[0] for r in conn.execute("SELECT id FROM kb_articles")] == ["KB-901"]
         _kb_article(kb, "b.md", "KB-902")
-        with database.pooled_connection(path, kb_dir=kb) as conn:
+        with crm_database.pooled_connection(path, kb_dir=kb) as conn:
             ids = [r[0] for r in conn.execute("SELECT id FROM kb_articles ORDER BY id")]
             assert ids == ["KB-901", "KB-902"]
     finally:
-        database.close_pool(path)
+        crm_database.close_pool(path)
 
 
 def test_reset_closes_the_pool_so_no_connection_sees_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "crm.sqlite"
     try:
-        with database.pooled_connection(path) as conn:
+        with crm_database.pooled_connection(path) as conn:
             conn.execute("DELETE FROM tickets")
         reset(path)
-        with database.pooled_connection(path) as conn:
+        with crm_database.pooled_connection(path) as conn:
             assert _count(conn, "tickets") > 0
     finally:
-        database.close_pool(path)
+        crm_database.close_pool(path)
 
 
 def test_only_the_most_recently_used_files_keep_a_pool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(database, "POOLED_FILES", 2)
+    monkeypatch.setattr(crm_database, "POOLED_FILES", 2)
     paths = [tmp_path / f"crm{i}.sqlite" for i in range(3)]
     try:
         for path in paths:
-            with database.pooled_connection(path):
+            with crm_database.pooled_connection(path):
                 pass
-        pooled = {Path(key[0]) for key in database._pools}
+        pooled = {Path(key[0]) for key in crm_database._pools}
         assert paths[0] not in pooled and {paths[1], paths[2]} <= pooled
     finally:
         for path in paths:
-            database.close_pool(path)
+            crm_database.close_pool(path)

@@ -6,7 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from tools.database import CRM_FIXTURE
+from storage.crm_database import CRM_FIXTURE
 from tools.fixtures.generate import build, main, render
 
 DATA = build()

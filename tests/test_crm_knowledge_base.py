@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.database import KB_DIR, STATUS_FIXTURE, connect
+from storage.crm_database import KB_DIR, STATUS_FIXTURE, connect
 from tools.knowledge_base import (
     build_match_query,
     get_article,

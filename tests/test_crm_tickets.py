@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from storage.crm_database import connect
 from tools.customers import UnknownCustomerError
-from tools.database import connect
 from tools.events import list_events
 from tools.tickets import (
     UnknownTicketError,

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from evals.demo import SCENARIOS
+from storage import crm_database
 from tests.http_server import serve
-from tools import database
 from tools.analytics import compute_analytics, parse_when
 from tools.events import record_event
 
@@ -93,7 +93,7 @@ def _three_conversations_and_refunds(conn: sqlite3.Connection) -> None:
 
 
 def test_figures_follow_their_definitions(tmp_path: Path) -> None:
-    conn = database.connect(tmp_path / "crm.sqlite")
+    conn = crm_database.connect(tmp_path / "crm.sqlite")
     _three_conversations_and_refunds(conn)
     figures = compute_analytics(conn, since=datetime.now(UTC) - timedelta(hours=1))
     conn.close()
@@ -114,7 +114,7 @@ def test_figures_follow_their_definitions(tmp_path: Path) -> None:
 
 
 def test_a_window_without_events_has_no_rates(tmp_path: Path) -> None:
-    conn = database.connect(tmp_path / "crm.sqlite")
+    conn = crm_database.connect(tmp_path / "crm.sqlite")
     _turn(conn, "a")
     figures = compute_analytics(
         conn,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from storage import crm_database
 from tests.http_server import Server, serve
-from tools import database
 from tools.api_keys import create_key, revoke_key
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ def test_missing_bad_and_revoked_credentials_answer_401(server: Server) -> None:
         _is_problem(client.get("/v1/inbox"), 401)
     with server.client("not.a.token") as client:
         _is_problem(client.get("/v1/conversations"), 401)
-    conn = database.connect(server.data_dir / "crm.sqlite")
+    conn = crm_database.connect(server.data_dir / "crm.sqlite")
     try:
         doomed = create_key(conn, role="agent", name="leaver")
         with server.client(doomed.key) as client:

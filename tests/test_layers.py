@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("graph", "nodes", "tools", "local_model", "evals", "app")
+PACKAGES = ("graph", "nodes", "tools", "local_model", "evals", "app", "storage")
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -31,13 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "tools",
             "local_model",
-            "graph.serialization",
-            "graph.persistence",
-            "graph.async_checkpoints",
-            "graph.thread_index",
-            "graph.checkpoint_db",
-            "graph.db_files",
-            "graph.turn_records",
+            "storage",
         ),
     ),
     (

@@ -27,8 +27,8 @@ from graph.builder import compile_graph
 from graph.context import Context
 from graph.identity import Caller
 from graph.models import load_chat_model
-from graph.persistence import open_checkpointer
 from nodes import recovery
+from storage.sqlite_saver import open_checkpointer
 from tests.llm_support import TODAY, assert_tool_calls_answered, check_scenario_effects, rows
 from tests.openai_replay_server import (
     ReplayServer,

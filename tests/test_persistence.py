@@ -32,16 +32,16 @@ from langgraph.graph.message import REMOVE_ALL_MESSAGES, add_messages
 from app.bench import BENCH_MESSAGES
 from graph.builder import compile_graph
 from graph.context import Context
-from graph.persistence import (
+from graph.state import MESSAGES_SNAPSHOT_FREQUENCY, merge_message_writes
+from storage.serialization import CompressedSerializer
+from storage.sqlite_saver import (
     DURABILITY,
     SupportCheckpointer,
     connect_checkpoint_db,
     make_checkpointer,
     open_checkpointer,
 )
-from graph.serialization import CompressedSerializer
-from graph.state import MESSAGES_SNAPSHOT_FREQUENCY, merge_message_writes
-from graph.thread_index import list_threads, parse_age, prune_threads, record_turn
+from storage.thread_index import list_threads, parse_age, prune_threads, record_turn
 
 TODAY = "2026-11-22"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from storage.crm_database import connect
 from tools import billing
 from tools.billing import Invoice
 from tools.customers import require_customer
-from tools.database import connect
 from tools.events import list_events
 from tools.plans import (
     MAX_DISCOUNT_PCT,

@@ -23,8 +23,8 @@ from evals.scripted_model import (
     last_customer_text,
     reply,
 )
+from storage import crm_database
 from tests.llm_support import open_desk, plug_scripted_model, rows
-from tools import database
 from tools.refunds import CUSTOMER_WINDOW_DAYS, evaluate_refund, refund_exposure, request_refund
 
 _ASK = re.compile(r"(\d+(?:\.\d+)?) on (INV-\d+)")
@@ -150,7 +150,7 @@ def test_a_pending_request_counts_toward_the_next_one(desk, data_dir: Path) -> N
 
 def test_customer_window_adds_up_refunds_on_every_invoice(tmp_path: Path) -> None:
     today = date(2026, 11, 22)
-    conn = database.connect(tmp_path / "crm.sqlite")
+    conn = crm_database.connect(tmp_path / "crm.sqlite")
     try:
         first = request_refund(
             conn, "C004", "INV-10059", 450.0, "unused", idempotency_key="a", today=today
@@ -168,7 +168,7 @@ def test_customer_window_adds_up_refunds_on_every_invoice(tmp_path: Path) -> Non
 
 
 def test_refunds_older_than_the_window_do_not_count(tmp_path: Path) -> None:
-    conn = database.connect(tmp_path / "crm.sqlite")
+    conn = crm_database.connect(tmp_path / "crm.sqlite")
     try:
         request_refund(
             conn,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evals.retrieval import DEFAULT_DATA, evaluate, load_cases, main
-from tools.database import connect
+from storage.crm_database import connect
 from tools.kb_ranking import CLEAR_LEAD_FLOOR, CLEAR_LEAD_RATIO, RELEVANCE_THRESHOLD, relevant
 from tools.knowledge_base import search_articles
 

@@ -1,4 +1,4 @@
-"""Per-thread cross-process locks (`app.thread_locks`)."""
+"""Per-thread cross-process locks (`storage.thread_locks`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from app.thread_locks import ThreadBusyError, lock_path, thread_lock
+from storage.thread_locks import ThreadBusyError, lock_path, thread_lock
 
 _HOLD = """
 import sys, time
 from pathlib import Path
-from app.thread_locks import thread_lock
+from storage.thread_locks import thread_lock
 
 with thread_lock(Path(sys.argv[1]), "t-held"):
     print("holding", flush=True)

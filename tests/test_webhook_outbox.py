@@ -14,7 +14,7 @@ import pytest
 
 from app.server.delivery import WebhookWorker
 from app.server.settings import ServerSettings
-from tools import database
+from storage import crm_database
 from tools.api_keys import create_key, list_keys, revoke_key, verify_key
 from tools.events import record_event
 from tools.webhooks import (
@@ -30,7 +30,7 @@ from tools.webhooks import (
 
 @pytest.fixture
 def crm(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    conn = database.connect(tmp_path / "crm.sqlite")
+    conn = crm_database.connect(tmp_path / "crm.sqlite")
     yield conn
     conn.close()
 
@@ -38,11 +38,11 @@ def crm(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 def test_an_event_is_written_to_the_outbox_only_with_its_change(crm: sqlite3.Connection) -> None:
     add_subscription(crm, "http://127.0.0.1:9/a", ["plan.changed"], allow_private=True)
     add_subscription(crm, "http://127.0.0.1:9/b", [], allow_private=True)
-    with pytest.raises(RuntimeError), database.transaction(crm):
+    with pytest.raises(RuntimeError), crm_database.transaction(crm):
         record_event(crm, kind="plan_changed", customer_id="C001", payload={"to_plan": "Starter"})
         raise RuntimeError("the plan change failed")
     assert list_outbox(crm) == []
-    with database.transaction(crm):
+    with crm_database.transaction(crm):
         record_event(crm, kind="plan_changed", customer_id="C001", payload={"to_plan": "Starter"})
         record_event(crm, kind="ticket_created", customer_id="C001", payload={"kind": "billing"})
     rows = list_outbox(crm)
@@ -85,14 +85,14 @@ def test_conversation_events_map_to_webhook_events(
     crm: sqlite3.Connection, kind: str, payload: dict, expected: str | None
 ) -> None:
     add_subscription(crm, "http://127.0.0.1:9/all", [], allow_private=True)
-    with database.transaction(crm):
+    with crm_database.transaction(crm):
         record_event(crm, kind=kind, customer_id="C002", thread_id="t1", payload=payload)
     assert [r.event_type for r in list_outbox(crm)] == ([expected] if expected else [])
 
 
 def test_claims_are_leased_and_retried_with_backoff_until_dead(crm: sqlite3.Connection) -> None:
     add_subscription(crm, "http://127.0.0.1:9/a", [], allow_private=True)
-    with database.transaction(crm):
+    with crm_database.transaction(crm):
         record_event(crm, kind="plan_changed", customer_id="C001", payload={})
     first = claim_due(crm, "worker-1", lease_seconds=30)
     assert len(first) == 1
@@ -124,7 +124,7 @@ def test_claims_are_leased_and_retried_with_backoff_until_dead(crm: sqlite3.Conn
 
 def test_an_expired_lease_is_claimed_again(crm: sqlite3.Connection) -> None:
     add_subscription(crm, "http://127.0.0.1:9/a", [], allow_private=True)
-    with database.transaction(crm):
+    with crm_database.transaction(crm):
         record_event(crm, kind="plan_changed", customer_id="C001", payload={})
     assert len(claim_due(crm, "died", lease_seconds=0.01)) == 1
     time.sleep(0.02)
@@ -164,7 +164,7 @@ def test_delivery_checks_the_address_again_before_sending(
 ) -> None:
     monkeypatch.delenv(ALLOW_PRIVATE_ENV, raising=False)
     add_subscription(crm, "http://127.0.0.1:9/a", [], allow_private=True)
-    with database.transaction(crm):
+    with crm_database.transaction(crm):
         record_event(crm, kind="plan_changed", customer_id="C001", payload={})
     worker = WebhookWorker(ServerSettings(data_dir=tmp_path, webhook_max_attempts=3))
 

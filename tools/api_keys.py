@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from tools.database import transaction, utc_now
+from storage.crm_database import transaction, utc_now
 
 KeyRole = Literal["backend", "agent", "admin"]
 """`backend`: the SaaS backend, mints customer tokens; `agent`: the support team (inbox,

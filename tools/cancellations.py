@@ -12,8 +12,8 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from storage.crm_database import transaction, utc_now
 from tools import plans
-from tools.database import transaction, utc_now
 from tools.events import record_event
 
 

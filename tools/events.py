@@ -18,8 +18,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel
 
 from graph.registry import DEPARTMENTS
-from tools import database
-from tools.database import utc_now
+from storage import crm_database
+from storage.crm_database import utc_now
 from tools.webhooks import enqueue_event
 
 TURN_EVENT = "turn_completed"
@@ -182,7 +182,7 @@ def record_turn_event(
         messages: the thread's messages after the run.
     """
     payload = turn_event_payload(turn, messages)
-    with database.pooled_connection(crm_path) as conn, database.transaction(conn):
+    with crm_database.pooled_connection(crm_path) as conn, crm_database.transaction(conn):
         record_event(
             conn,
             kind=TURN_EVENT,

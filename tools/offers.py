@@ -16,9 +16,9 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
 
+from storage.crm_database import transaction, utc_now
 from tools import plans
 from tools.customers import Customer
-from tools.database import transaction, utc_now
 
 OFFER_VALID_DAYS = 7
 """Days an offer can be accepted after the day it was made."""

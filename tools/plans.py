@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
 
+from storage.crm_database import transaction, utc_now
 from tools.customers import Customer, require_customer
-from tools.database import transaction, utc_now
 from tools.events import record_event
 from tools.plan_comparison import (
     PLAN_ORDER,

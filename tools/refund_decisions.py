@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 
+from storage.crm_database import transaction, utc_now
 from tools.billing import Invoice, cents, get_invoice
 from tools.customers import require_customer
-from tools.database import transaction, utc_now
 from tools.events import record_event
 from tools.refund_policy import PROCESSING_DAYS
 from tools.refund_records import RefundResult, insert_refund, stored_refund_result

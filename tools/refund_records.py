@@ -7,8 +7,8 @@ import sqlite3
 
 from pydantic import BaseModel, Field
 
+from storage.crm_database import utc_now
 from tools.billing import Invoice
-from tools.database import utc_now
 from tools.refund_policy import PROCESSING_DAYS, RefundOutcome
 from tools.tool_requests import stored_response
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, timedelta
 
+from storage.crm_database import transaction, utc_now
 from tools.billing import Invoice, find_duplicate_charges, get_invoice
 from tools.customers import require_customer
-from tools.database import transaction, utc_now
 from tools.events import record_event
 from tools.refund_decisions import close_pending_approval, decide_manager_approval
 from tools.refund_policy import (

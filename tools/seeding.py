@@ -8,7 +8,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from tools.database import CRM_FIXTURE, KB_DIR, STATUS_FIXTURE, transaction, utc_now
+from storage.crm_database import CRM_FIXTURE, KB_DIR, STATUS_FIXTURE, transaction, utc_now
 from tools.knowledge_base import load_articles
 from tools.service_status import load_status
 

@@ -12,8 +12,8 @@ import sqlite3
 from pydantic import BaseModel, Field
 
 from graph.registry import DEPARTMENTS
+from storage.crm_database import transaction, utc_now
 from tools.customers import require_customer
-from tools.database import transaction, utc_now
 from tools.events import record_event
 
 

@@ -15,7 +15,7 @@ import json
 import sqlite3
 from typing import Any
 
-from tools.database import utc_now
+from storage.crm_database import utc_now
 
 
 def request_key(

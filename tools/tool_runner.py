@@ -20,8 +20,8 @@ from langchain_core.messages import AIMessage
 from langgraph.prebuilt import ToolRuntime
 
 from graph.context import Context, thread_id_of
+from storage.crm_database import pooled_connection
 from tools.customers import Customer, require_customer
-from tools.database import pooled_connection
 from tools.tool_requests import effect_arguments, record_result, recorded_result, request_key
 
 

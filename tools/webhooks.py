@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from tools.database import transaction, utc_now
+from storage.crm_database import transaction, utc_now
 
 EVENT_TYPES: tuple[str, ...] = (
     "conversation.escalated",

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tools import database
+from storage import crm_database
 
 
 def _rows(conn: Any, sql: str, *params: object) -> list[dict[str, Any]]:
@@ -19,7 +19,7 @@ def inbox_context(
     """(customers by ID, tickets by ID) for the customers and tickets of inbox items."""
     customer_ids = sorted({str(p.get("customer_id")) for p in paused if p.get("customer_id")})
     ticket_ids = sorted({str(p.get("ticket_id")) for p in paused if p.get("ticket_id")})
-    with database.pooled_connection(crm_path) as conn:
+    with crm_database.pooled_connection(crm_path) as conn:
         customers = _rows(
             conn,
             f"SELECT id, name, company, plan FROM customers WHERE id IN "
@@ -38,7 +38,7 @@ def inbox_context(
 def thread_records(crm_path: Path, thread_id: str, customer_id: str | None) -> dict[str, Any]:
     """The thread's customer (or None), its tickets, and the customer's refunds and plan
     changes, newest first (refunds and plan changes are kept per customer, not per thread)."""
-    with database.pooled_connection(crm_path) as conn:
+    with crm_database.pooled_connection(crm_path) as conn:
         customer = _rows(
             conn, "SELECT id, name, company, plan, tier FROM customers WHERE id = ?", customer_id
         )

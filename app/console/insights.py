@@ -16,7 +16,7 @@ from sse_starlette.sse import EventSourceResponse
 from app.console.pages import current_inbox
 from app.console.web import PREFIX, Member, desk_of, render, templates
 from app.report import write_report
-from tools import database
+from storage import crm_database
 from tools.analytics import compute_analytics, parse_when
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -68,7 +68,7 @@ def analytics(request: Request, member: Member, since: str = "30d", until: str =
         return render(
             request, "analytics.html", member, 422, error=str(exc), since=since, until=until
         )
-    with database.pooled_connection(desk_of(request).service.crm_path) as conn:
+    with crm_database.pooled_connection(desk_of(request).service.crm_path) as conn:
         figures = compute_analytics(conn, since=start, until=end)
     return render(
         request,

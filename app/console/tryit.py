@@ -16,13 +16,13 @@ from fastapi.responses import HTMLResponse, Response
 from app.console.web import PREFIX, Member, check_csrf, desk_of, redirect, render
 from app.server.problems import Problem
 from graph.identity import Caller
-from tools import database
+from storage import crm_database
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 def _customers(request: Request) -> list[dict[str, Any]]:
-    with database.pooled_connection(desk_of(request).service.crm_path) as conn:
+    with crm_database.pooled_connection(desk_of(request).service.crm_path) as conn:
         rows = conn.execute("SELECT id, name, company, plan FROM customers ORDER BY id").fetchall()
     return [dict(row) for row in rows]
 

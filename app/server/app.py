@@ -21,7 +21,7 @@ from app.server.routes_support import router as support_router
 from app.server.settings import ServerSettings
 from app.service import SupportService
 from graph.context import Context
-from tools import database
+from storage import crm_database
 
 
 def _open_desk(settings: ServerSettings) -> Desk:
@@ -70,7 +70,7 @@ def _health_routes(app: FastAPI) -> None:
         """Readiness: both databases answer a query."""
         desk: Desk = request.app.state.desk
         try:
-            with database.pooled_connection(desk.service.crm_path) as conn:
+            with crm_database.pooled_connection(desk.service.crm_path) as conn:
                 conn.execute("SELECT 1 FROM customers LIMIT 1").fetchall()
             desk.service.threads()
         except Exception as exc:  # noqa: BLE001 - reported as not ready

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 
 from app.server.problems import Problem
 from graph.identity import Caller
-from tools import database
+from storage import crm_database
 from tools.api_keys import KEY_PREFIX, verify_key
 
 TOKEN_AUDIENCE = "support-swarm:customer"
@@ -96,7 +96,7 @@ def credential_from_request(request: Request) -> Credential:
     value = value.strip()
     settings = request.app.state.settings
     if value.startswith(KEY_PREFIX):
-        with database.pooled_connection(settings.data_dir / "crm.sqlite") as conn:
+        with crm_database.pooled_connection(settings.data_dir / "crm.sqlite") as conn:
             key = verify_key(conn, value)
         if key is None:
             raise _unauthorized("Unknown or revoked API key.")

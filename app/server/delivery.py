@@ -22,7 +22,7 @@ from standardwebhooks import Webhook
 from starlette.concurrency import run_in_threadpool
 
 from app.server.settings import ServerSettings
-from tools import database
+from storage import crm_database
 from tools.webhooks import (
     InvalidWebhookError,
     OutboxRow,
@@ -61,13 +61,13 @@ class WebhookWorker:
         self._stopping = asyncio.Event()
 
     def _claim(self) -> list[OutboxRow]:
-        with database.pooled_connection(self.crm_path) as conn:
+        with crm_database.pooled_connection(self.crm_path) as conn:
             return claim_due(
                 conn, self.owner, lease_seconds=self.settings.webhook_timeout_seconds * 4
             )
 
     def _finish(self, row: OutboxRow, code: int | None, error: str | None, ms: float) -> str:
-        with database.pooled_connection(self.crm_path) as conn:
+        with crm_database.pooled_connection(self.crm_path) as conn:
             return record_attempt(
                 conn,
                 row,
@@ -79,7 +79,7 @@ class WebhookWorker:
             )
 
     async def _deliver(self, client: httpx.AsyncClient, row: OutboxRow) -> None:
-        with database.pooled_connection(self.crm_path) as conn:
+        with crm_database.pooled_connection(self.crm_path) as conn:
             sub = get_subscription(conn, row.subscription_id)
         if sub is None:
             return

@@ -25,11 +25,11 @@ from app.service import (
     UnknownCheckpointError,
     UnknownThreadError,
 )
-from app.thread_locks import ThreadBusyError
 from app.turn_runner import INTERRUPT_CHANNEL
 from graph.identity import Caller
 from nodes.triage import InvalidMessageError, validate_message
-from tools import database
+from storage import crm_database
+from storage.thread_locks import ThreadBusyError
 from tools.customers import UnknownCustomerError
 from tools.events import list_events, record_event
 
@@ -97,7 +97,7 @@ class Desk:
         owner = self.service.thread_owner(thread_id)  # reads under the saver's lock
         if owner is not None:
             return owner
-        with database.pooled_connection(self.service.crm_path) as conn:
+        with crm_database.pooled_connection(self.service.crm_path) as conn:
             started = list_events(conn, thread_id=thread_id, limit=1)
         return started[0].customer_id if started and started[0].kind == STARTED else None
 
@@ -117,7 +117,7 @@ class Desk:
     def start(self, caller: Caller) -> str:
         """Create a conversation for the signed-in customer; returns its thread ID."""
         thread_id = "thr_" + uuid.uuid4().hex[:16]
-        with database.pooled_connection(self.service.crm_path) as conn:
+        with crm_database.pooled_connection(self.service.crm_path) as conn:
             record_event(conn, kind=STARTED, customer_id=caller.customer_id, thread_id=thread_id)
         return thread_id
 
@@ -194,7 +194,7 @@ class Desk:
         """Threads the caller may read (a customer's own; all for the support team)."""
         stored = [asdict(t) for t in self.service.threads() if caller.may_read(t.customer_id)]
         known = {t["thread_id"] for t in stored}
-        with database.pooled_connection(self.service.crm_path) as conn:
+        with crm_database.pooled_connection(self.service.crm_path) as conn:
             rows = conn.execute(
                 "SELECT thread_id, customer_id, created_at FROM conversation_events "
                 "WHERE kind = ? AND (? IS NULL OR customer_id = ?) ORDER BY id DESC",

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from app.server.auth import AdminKey, AgentKey, reader_caller
 from app.server.problems import Problem
 from app.server.routes_conversations import desk_of
-from tools import database
+from storage import crm_database
 from tools.analytics import compute_analytics, parse_when
 
 router = APIRouter(prefix="/v1", tags=["support team"])
@@ -124,7 +124,7 @@ def analytics(
     try:
         start = parse_when(since, default=now - timedelta(days=30))
         end = parse_when(until, default=now + timedelta(seconds=1))
-        with database.pooled_connection(desk_of(request).service.crm_path) as conn:
+        with crm_database.pooled_connection(desk_of(request).service.crm_path) as conn:
             return compute_analytics(conn, since=start, until=end).model_dump()
     except ValueError as exc:
         raise Problem(422, str(exc)) from None

@@ -1,6 +1,6 @@
 """Which threads have a turn running right now, across all server processes.
 
-The conversation service already serialises runs on one thread (`app.thread_locks`, a
+The conversation service already serialises runs on one thread (`storage.thread_locks`, a
 striped lock that makes a second run wait). For double texting the API must instead
 answer at once, and only for the same thread: each running turn holds an exclusive
 `flock` on its own marker file, `<data>/locks/running/<sha256 of the thread ID>`, which is
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app.thread_locks import ThreadBusyError
+from storage.thread_locks import ThreadBusyError
 
 
 def marker_path(folder: Path, thread_id: str) -> Path:

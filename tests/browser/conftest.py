@@ -42,7 +42,7 @@ def browser_missing() -> str | None:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if not missing:
         return None
-    return f"{' and '.join(missing)} not installed (scripts/install_browser.sh)"
+    return f"{' and '.join(missing)} not installed (scripts/install_system_packages.sh)"
 
 
 def new_driver(profile: Path, width: int = 1280, height: int = 900):  # type: ignore[no-untyped-def]

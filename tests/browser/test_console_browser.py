@@ -12,9 +12,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from storage import crm_database
 from tests.browser.conftest import WAIT_SECONDS
 from tests.http_server import Server, serve
-from tools import database
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -88,7 +88,7 @@ def _executed_refunds(driver: Any, server: Server) -> tuple[int, float]:
 
 
 def _refund_rows(data_dir: Path) -> list[tuple[str, float, str]]:
-    conn = database.connect(data_dir / "crm.sqlite")
+    conn = crm_database.connect(data_dir / "crm.sqlite")
     try:
         rows = conn.execute(
             "SELECT invoice_id, amount, status FROM refunds WHERE customer_id = 'C004' "

@@ -5,7 +5,7 @@ What keeps a long thread cheap (docs/architecture.md, "Persistence"):
 - the `messages` channel is a `DeltaChannel` (`graph.state`): a checkpoint stores the
   messages its step added, and a full snapshot only every `MESSAGES_SNAPSHOT_FREQUENCY`
   updates, instead of the whole conversation at every step;
-- `graph.serialization.CompressedSerializer` zlib-compresses every stored value of 512
+- `storage.serialization.CompressedSerializer` zlib-compresses every stored value of 512
   bytes or more (tool results repeat whole knowledge-base articles, and snapshots repeat
   everything);
 - `SupportCheckpointer` remembers the `messages` value of the checkpoints it recently read,
@@ -16,7 +16,7 @@ What keeps a long thread cheap (docs/architecture.md, "Persistence"):
   pauses, or fails), not one per step;
 - channel versions are plain zero-padded counters (`SupportCheckpointer.get_next_version`).
 
-Its `setup` also creates the `thread_index` table of `graph.thread_index`, which lists
+Its `setup` also creates the `thread_index` table of `storage.thread_index`, which lists
 threads without loading them and prunes old ones.
 """
 
@@ -48,12 +48,12 @@ from langgraph.checkpoint.serde.jsonplus import (
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from graph.async_checkpoints import AsyncViaThreads
-from graph.checkpoint_db import DURABILITY as DURABILITY
-from graph.checkpoint_db import Durability as Durability
-from graph.checkpoint_db import connect_checkpoint_db
-from graph.serialization import CompressedSerializer
-from graph.thread_index import ensure_thread_index
+from storage.async_checkpoints import AsyncViaThreads
+from storage.checkpoint_db import DURABILITY as DURABILITY
+from storage.checkpoint_db import Durability as Durability
+from storage.checkpoint_db import connect_checkpoint_db
+from storage.serialization import CompressedSerializer
+from storage.thread_index import ensure_thread_index
 
 
 def support_delta_channels() -> dict[str, DeltaChannel]:

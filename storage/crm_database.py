@@ -6,7 +6,7 @@ tool call, message validation) borrow a connection from a per-file pool instead
 last one checkpoints the write-ahead log, which together cost more than a tool call's
 queries.
 
-Schema changes are appended to `MIGRATIONS` in `tools.migrations` (never edited in place,
+Schema changes are appended to `MIGRATIONS` in `storage.migrations` (never edited in place,
 never "drop and recreate", docs/architecture.md "Data and tools"); `PRAGMA user_version`
 records how many have run.
 """
@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from graph.turn_records import retry_busy
-from tools.migrations import MIGRATIONS, SCHEMA_VERSION
+from storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from storage.turn_records import retry_busy
 
-FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "tools" / "fixtures"
 """Folder holding the committed fixture files (crm.json, kb/, service_status.json)."""
 
 CRM_FIXTURE = FIXTURES_DIR / "crm.json"
@@ -48,7 +48,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     to stay atomic; `IMMEDIATE` takes the write lock up front so check-then-write sequences
     (idempotency lookups, next-ID allocation) cannot race another writer. While another
     process holds the lock past the busy timeout, `BEGIN` is retried with backoff
-    (`graph.turn_records.retry_busy`); nothing has been done yet, so that is safe.
+    (`storage.turn_records.retry_busy`); nothing has been done yet, so that is safe.
     """
     retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
@@ -184,7 +184,7 @@ an edited article or status change is picked up within this time."""
 
 
 # Re-exported here, their historical home; imported last because the pool uses this module.
-from tools.crm_pool import _pools, close_pool, pooled_connection  # noqa: E402
+from storage.crm_pool import _pools, close_pool, pooled_connection  # noqa: E402
 
 __all__ = [
     "CRM_FIXTURE",

@@ -19,11 +19,11 @@ from typing import Any, cast
 
 
 def _settings() -> Any:
-    """`tools.database`, which holds the pool settings (`POOL_SIZE`, `POOLED_FILES`,
+    """`storage.crm_database`, which holds the pool settings (`POOL_SIZE`, `POOLED_FILES`,
     `FIXTURE_CHECK_SECONDS`) and imports this module; read at use, so changes apply."""
-    from tools import database
+    from storage import crm_database
 
-    return database
+    return crm_database
 
 
 class _CrmPool:

@@ -1,4 +1,4 @@
-"""The CRM schema migrations, applied in order by `tools.database.migrate`.
+"""The CRM schema migrations, applied in order by `storage.crm_database.migrate`.
 
 A schema change is a new `_MIGRATION_<n>` tuple of SQL statements appended to
 `MIGRATIONS`; an existing migration is never edited, and nothing is dropped and recreated

@@ -2,7 +2,7 @@
 
 `connect_checkpoint_db` opens the file in WAL mode with `synchronous=NORMAL`;
 `DURABILITY` is the `durability` of every run (docs/architecture.md, "Persistence"). Re-exported by
-`graph.persistence`, which builds the saver on this connection.
+`storage.sqlite_saver`, which builds the saver on this connection.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from graph.serialization import CompressedSerializer
-from graph.turn_records import _TURN_RESULTS_SQL, delete_turn_results, retry_busy
+from storage.serialization import CompressedSerializer
+from storage.turn_records import _TURN_RESULTS_SQL, delete_turn_results, retry_busy
 
 _THREAD_INDEX_SQL = """
 CREATE TABLE IF NOT EXISTS thread_index (
