@@ -55,8 +55,7 @@ def _cold_load_ms(folder: Path, thread_id: str) -> float:
 
 
 def _checkpoint_bytes(service: SupportService, folder: Path) -> int:
-    service.checkpointer.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return folder_bytes(folder, "checkpoints.sqlite")
+    return service.store.stored_bytes()
 
 
 def _run_rounds(

@@ -40,11 +40,12 @@ from app.render import print_history, print_turn
 from app.scenario_cli import eval_scenarios
 from evals.demo import HUMAN_ACTIONS, INVALID_INPUTS, SCENARIOS
 from graph.identity import Caller
+from storage.urls import DATABASE_URL_ENV
 
 app = typer.Typer(
     help="Multi-agent customer support on a LangGraph state machine. Conversations are "
     "triaged, routed to specialists that use tools on the CRM database, and remembered per "
-    "thread in SQLite.",
+    "thread in SQLite, or in PostgreSQL for several servers.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -302,6 +303,31 @@ def load(
 from app.cli_server import register  # noqa: E402  (after `bench`, which it extends)
 
 register(app)
+
+
+@app.callback()
+def database_option(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar=DATABASE_URL_ENV,
+            help="PostgreSQL database for the CRM, the conversations and the run locks, "
+            "e.g. postgresql://support@127.0.0.1:5432/support; without it the data is in "
+            "SQLite files in the data folder (env: SUPPORT_SWARM_DATABASE_URL).",
+            show_envvar=False,
+        ),
+    ] = None,
+) -> None:
+    """Put the database URL in the environment, where every service, server worker and
+    child process of this command reads it (`storage.urls.database_url_from_env`)."""
+    if database_url and database_url.strip():
+        from storage.urls import DatabaseUrlError, check_database_url
+
+        try:
+            os.environ[DATABASE_URL_ENV] = check_database_url(database_url)
+        except DatabaseUrlError as exc:
+            fail(str(exc))
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from graph.models import ModelConfigError
     from nodes.triage import InvalidMessageError
     from storage.db_files import DatabaseFileError
+    from storage.postgres_threads import DatabaseUnavailableError
     from storage.thread_locks import ThreadBusyError
     from tools.customers import UnknownCustomerError
 
@@ -63,6 +64,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         ThreadBusyError,
         ModelConfigError,
         DatabaseFileError,
+        DatabaseUnavailableError,
         ValueError,
     )
 
@@ -70,7 +72,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", help="Folder for the databases [env: SUPPORT_SWARM_DATA].", show_default=False
+        "--data-dir", help="Folder for the databases (env: SUPPORT_SWARM_DATA).", show_default=False
     ),
 ]
 Model = Annotated[
@@ -78,7 +80,7 @@ Model = Annotated[
     typer.Option(
         "--model",
         help="Model as provider:model, e.g. openai:gpt-4o-mini; "
-        "'local' is the embedded model [env: SUPPORT_MODEL].",
+        "'local' is the embedded model (env: SUPPORT_MODEL).",
     ),
 ]
 TriageModel = Annotated[
@@ -128,6 +130,11 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             if isinstance(exc, user_error_types()):
                 fail(str(exc))
+            if type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool"):
+                fail(
+                    f"The PostgreSQL database could not be used ({str(exc).strip()}); nothing "
+                    "was reported as done. Check that it is running, then try again."
+                )
             raise
 
     return run

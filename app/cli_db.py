@@ -21,14 +21,30 @@ def db_reset(
     data_dir: DataDir = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete the CRM database and recreate it from the fixtures."""
-    path = (data_dir or default_data_dir()) / "crm.sqlite"
-    if not yes and not typer.confirm(f"Reset {path}? Refunds, tickets and plan changes are lost"):
+    """Delete the CRM database and recreate it from the fixtures (on PostgreSQL: drop and
+    recreate the CRM tables; the conversations are kept)."""
+    from storage.urls import crm_location, redact
+
+    path = crm_location(data_dir or default_data_dir())
+    shown = redact(str(path))
+    if not yes and not typer.confirm(f"Reset {shown}? Refunds, tickets and plan changes are lost"):
         raise typer.Abort()
     from storage import crm_database
 
     crm_database.reset(path)
-    console.print(f"Reset and reseeded {path}.")
+    console.print(f"Reset and reseeded {shown}.")
+
+
+def _sqlite_only(command: str, instead: str) -> None:
+    """Refuse a file-level command while the data is on PostgreSQL (`ValueError`)."""
+    from storage.urls import database_url_from_env, redact
+
+    url = database_url_from_env()
+    if url:
+        raise ValueError(
+            f"`support-swarm {command}` works on the SQLite files; the data is on PostgreSQL "
+            f"({redact(url)}): {instead}."
+        )
 
 
 @db_app.command("backup")
@@ -44,7 +60,8 @@ def db_backup(
     data_dir: DataDir = None,
 ) -> None:
     """Copy crm.sqlite and checkpoints.sqlite with SQLite's online backup API (safe while
-    other processes use them)."""
+    other processes use them). On PostgreSQL, use its own tools (`pg_dump`)."""
+    _sqlite_only("db backup", "back it up with pg_dump (e.g. pg_dump -Fc -f support.dump URL)")
     folder = data_dir or default_data_dir()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = out or folder / "backups" / stamp
@@ -63,7 +80,9 @@ def db_backup(
 @db_app.command("check")
 @user_errors
 def db_check(data_dir: DataDir = None) -> None:
-    """Run SQLite's integrity check on both databases; exit code 1 when one is damaged."""
+    """Run SQLite's integrity check on both databases; exit code 1 when one is damaged.
+    On PostgreSQL, use its own tools (`pg_amcheck`)."""
+    _sqlite_only("db check", "check it with pg_amcheck (e.g. pg_amcheck --all)")
     folder = data_dir or default_data_dir()
     damaged = False
     for name in DATABASE_FILES:

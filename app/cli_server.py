@@ -19,6 +19,7 @@ from rich.table import Table
 
 from graph.context import default_data_dir
 from storage import crm_database
+from storage.urls import crm_location, redact
 from tools.api_keys import KEY_ROLES, UnknownKeyError, create_key, list_keys, revoke_key
 from tools.webhooks import (
     EVENT_TYPES,
@@ -44,7 +45,7 @@ webhooks_app = typer.Typer(
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", help="Folder for the databases [env: SUPPORT_SWARM_DATA].", show_default=False
+        "--data-dir", help="Folder for the databases (env: SUPPORT_SWARM_DATA).", show_default=False
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -58,7 +59,7 @@ def _fail(message: str) -> NoReturn:
 @contextmanager
 def _crm(data_dir: Path | None) -> Iterator[Any]:
     folder = data_dir or default_data_dir()
-    conn = crm_database.connect(folder / "crm.sqlite")
+    conn = crm_database.connect(crm_location(folder))
     try:
         yield conn
     finally:
@@ -87,8 +88,10 @@ def serve(
         except ModelConfigError as exc:
             _fail(str(exc))
         os.environ["SUPPORT_MODEL"] = model
-    crm_database.connect(folder / "crm.sqlite").close()  # migrate once, before the workers
-    err_console.print(f"Serving on http://{host}:{port} (data in {folder}); docs at /docs")
+    crm = crm_location(folder)
+    crm_database.connect(crm).close()  # migrate once, before the workers
+    where = folder if isinstance(crm, Path) else redact(str(crm))
+    err_console.print(f"Serving on http://{host}:{port} (data in {where}); docs at /docs")
     uvicorn.run(
         "app.server.app:create_app",
         factory=True,

@@ -22,7 +22,6 @@ from app.service_models import (
 from app.turn_runner import INTERRUPT_CHANNEL, run_turn, summarise
 from graph.identity import Caller
 from nodes.triage import validate_message
-from storage.turn_records import store_turn_result, stored_turn_result
 
 if TYPE_CHECKING:
     from app.service import SupportService
@@ -123,21 +122,14 @@ def earlier_result(service: SupportService, thread_id: str, message_id: str) -> 
     never heard back (the result was not stored), rebuilt from the checkpoint saved by that
     run (its metadata carries the message ID) and stored now.
     """
-    lock = service.checkpointer.lock
-    stored = stored_turn_result(service._conn, thread_id, message_id, lock)
+    stored = service.store.stored_turn_result(thread_id, message_id)
     if stored is not None:
         result = TurnResult.from_json(stored)
     else:
-        rows = service._read(
-            "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-            "AND json_extract(CAST(metadata AS TEXT), '$.message_id') = ? "
-            "ORDER BY checkpoint_id DESC LIMIT 1",
-            thread_id,
-            message_id,
-        )
-        if not rows:
+        checkpoint_id = service.store.checkpoint_for_message(thread_id, message_id)
+        if checkpoint_id is None:
             return None
-        config = {"configurable": {"thread_id": thread_id, "checkpoint_id": rows[0][0]}}
+        config = {"configurable": {"thread_id": thread_id, "checkpoint_id": checkpoint_id}}
         snapshot = service.graph.get_state(config)  # type: ignore[arg-type]
         owner = service.thread_owner(thread_id) or ""
         messages = [m for m in snapshot.values.get("messages") or [] if m.type == "human"]
@@ -153,5 +145,4 @@ def remember_result(service: SupportService, result: TurnResult) -> None:
     """Store `result` under its client message ID (no-op without one)."""
     if result.message_id is None:
         return
-    lock = service.checkpointer.lock
-    store_turn_result(service._conn, result.thread_id, result.message_id, result.to_json(), lock)
+    service.store.store_turn_result(result.thread_id, result.message_id, result.to_json())

@@ -7,13 +7,13 @@ customer's own, or pruned from the customer's own (a pruned thread's ID stays re
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.service_models import ThreadOwnerError
 from graph.identifiers import check_customer_id, check_text, check_thread_id
 from nodes.triage import validate_message
 from storage import crm_database
-from storage.thread_index import tombstone_owner
 from tools.customers import UnknownCustomerError, get_customer
 
 if TYPE_CHECKING:
@@ -28,16 +28,16 @@ def check_message(
     thread = check_thread_id(thread_id)
     customer = check_customer_id(customer_id)
     message = validate_message(check_text(text))
-    if not service.crm_path.is_file():
+    if isinstance(service.crm_path, Path) and not service.crm_path.is_file():
         raise UnknownCustomerError(f"No CRM database at {service.crm_path}.")
     with crm_database.pooled_connection(service.crm_path) as conn:
         if get_customer(conn, customer) is None:
             raise UnknownCustomerError(
-                f"Unknown customer {customer!r}: no such customer in {service.crm_path}."
+                f"Unknown customer {customer!r}: no such customer in {service.crm_description}."
             )
     owner = service.thread_owner(thread)
     if owner is None:
-        pruned, owner = tombstone_owner(service.checkpointer, thread)
+        pruned, owner = service.store.tombstone_owner(thread)
         if pruned and owner is None:
             owner = ""
     if owner is not None and owner != customer:

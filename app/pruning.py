@@ -17,7 +17,7 @@ from app import human_desk
 from graph.identity import Caller
 from storage import crm_database
 from storage.crm_database import transaction
-from storage.thread_index import PruneResult, prune_threads
+from storage.thread_index import PruneResult
 from tools.refund_decisions import close_pending_approval
 from tools.tickets import open_ticket_ids_of_thread, set_ticket_status
 
@@ -71,9 +71,7 @@ def prune(
     """
     pending = pending_threads(service)
     keep = set() if include_pending else set(pending)
-    result = prune_threads(
-        service.checkpointer, older_than, keep=keep, thread_lock=service.thread_lock
-    )
+    result = service.store.prune(older_than, keep=keep, thread_lock=service.thread_lock)
     if include_pending:
         doomed = [t for thread in result.thread_ids for t in pending.get(thread, [])]
         _close_tickets(service, doomed, caller)

@@ -8,7 +8,6 @@ read of a thread by the caller (`graph.identity.Caller`). It is the one entry po
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import timedelta
@@ -42,10 +41,10 @@ from graph.identity import Caller
 from graph.models import check_model_name
 from storage import crm_database
 from storage.db_files import check_not_truncated, reported_as_file_error
-from storage.sqlite_saver import connect_checkpoint_db, make_checkpointer
 from storage.thread_index import PruneResult
-from storage.thread_locks import thread_lock
+from storage.thread_store import ThreadStore, open_thread_store
 from storage.turn_records import check_message_id
+from storage.urls import check_database_url, database_url_from_env, redact
 
 __all__ = [
     "WAITING_FOR",
@@ -74,32 +73,49 @@ class SupportService:
             `SUPPORT_SWARM_DATA` or `./.support-swarm`.
         context: defaults for every run (model, limits, `today`); `customer_id`,
             `crm_path` and `thread_id` are filled per call.
+        database_url: a `postgresql://` URL holding the CRM, the checkpoints and the run
+            locks instead of the data folder's SQLite files; defaults to
+            `SUPPORT_SWARM_DATABASE_URL` (`storage.urls`), SQLite when that is unset.
 
     Raises:
         graph.models.ModelConfigError: the configured model cannot be used (checked at
             start-up, not mid-conversation).
         storage.db_files.DatabaseFileError: a database file is empty, damaged or not a
             SQLite database (the message names the file and what to do).
+        storage.urls.DatabaseUrlError: `database_url` is not a PostgreSQL URL.
+        storage.postgres_threads.DatabaseUnavailableError: PostgreSQL cannot be reached.
 
     Use as a context manager, or call `close()`.
     """
 
-    def __init__(self, data_dir: str | Path | None = None, context: Context | None = None):
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        context: Context | None = None,
+        *,
+        database_url: str | None = None,
+    ):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
-        self.crm_path = self.data_dir / "crm.sqlite"
-        self.checkpoint_path = self.data_dir / "checkpoints.sqlite"
+        self.database_url = (
+            check_database_url(database_url) if database_url else database_url_from_env()
+        )
+        self.crm_path: str | Path = self.database_url or self.data_dir / "crm.sqlite"
+        self.crm_description = redact(str(self.crm_path))
         self.context = replace(context or Context(), crm_path=str(self.crm_path))
         check_model_name(self.context.model)
         if self.context.triage_model:
             check_model_name(self.context.triage_model)
-        for path in (self.crm_path, self.checkpoint_path):
-            check_not_truncated(path)
+        self._open_crm()
+        self.store: ThreadStore = open_thread_store(self.data_dir, self.database_url)
+        self.checkpointer = self.store.checkpointer
+        self.graph = compile_graph(self.checkpointer)
+
+    def _open_crm(self) -> None:
+        """Open (migrating and seeding when new) the CRM once, so errors surface here."""
+        if isinstance(self.crm_path, Path):
+            check_not_truncated(self.crm_path)
         with reported_as_file_error(self.crm_path), crm_database.pooled_connection(self.crm_path):
             pass
-        with reported_as_file_error(self.checkpoint_path):
-            self._conn = connect_checkpoint_db(self.checkpoint_path)
-            self.checkpointer = make_checkpointer(self._conn)
-        self.graph = compile_graph(self.checkpointer)
 
     def __enter__(self) -> SupportService:
         return self
@@ -108,8 +124,8 @@ class SupportService:
         self.close()
 
     def close(self) -> None:
-        """Close the checkpoint database and this process's pooled CRM connections."""
-        self._conn.close()
+        """Close the checkpoint store and this process's pooled CRM connections."""
+        self.store.close()
         crm_database.close_pool(self.crm_path)
 
     @staticmethod
@@ -117,20 +133,9 @@ class SupportService:
         """The run configuration that selects a thread."""
         return {"configurable": {"thread_id": thread_id}}
 
-    def _read(self, sql: str, *params: object) -> list[Any]:
-        """Rows of a query on the checkpoint file, under the saver's lock (one connection
-        is shared by the threads of this process)."""
-        with self.checkpointer.lock:
-            return self._conn.execute(sql, params).fetchall()
-
     def thread_owner(self, thread_id: str) -> str | None:
         """Customer ID recorded on the thread's checkpoints, or None if the thread is new."""
-        rows = self._read(
-            "SELECT json_extract(CAST(metadata AS TEXT), '$.customer_id') FROM checkpoints "
-            "WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
-            thread_id,
-        )
-        return None if not rows or rows[0][0] is None else str(rows[0][0])
+        return self.store.thread_owner(thread_id)
 
     def _checked(self, text: object, thread_id: object, customer_id: object) -> tuple[str, ...]:
         """`validate`, returning the stripped message and the normalised IDs."""
@@ -210,11 +215,11 @@ class SupportService:
         )
 
     def thread_lock(self, thread_id: str) -> AbstractContextManager[None]:
-        """The cross-process lock of one thread in this data folder (`storage.thread_locks`):
+        """The cross-process lock of one thread (`storage.thread_store.ThreadStore.thread_lock`):
         every run on a thread (message, human action, replay, prune) holds it, so runs on
         the same thread take turns. Do not take it around a call of this service's methods
         (they take it themselves and would wait for it)."""
-        return thread_lock(self.data_dir, thread_id)
+        return self.store.thread_lock(thread_id)
 
     # -- reads, scoped by the caller ------------------------------------------------------
 
@@ -247,11 +252,7 @@ class SupportService:
         return dict(self.graph.get_state(self.config(thread_id)).values)
 
     def _has_thread(self, thread_id: str) -> bool:
-        try:
-            rows = self._read("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", thread_id)
-        except sqlite3.OperationalError:
-            return False
-        return bool(rows)
+        return self.store.has_thread(thread_id)
 
     def history(self, thread_id: str, *, caller: Caller) -> list[Turn]:
         """The thread's turns (customer message, replies by agent, handoffs), for `caller`.
@@ -269,8 +270,7 @@ class SupportService:
         return thread_reads.thread_summaries(self, caller)
 
     def _thread_ids(self) -> list[str]:
-        rows = self._read("SELECT DISTINCT thread_id FROM checkpoints WHERE checkpoint_ns = ''")
-        return [str(row[0]) for row in rows]
+        return self.store.thread_ids()
 
     # -- humans in the loop (app.human_desk) ------------------------------------------------
 

@@ -16,7 +16,6 @@ from app.service_models import ThreadSummary, Turn, UnknownThreadError
 from graph.identifiers import check_customer_id, check_thread_id
 from graph.identity import Caller
 from storage import crm_database
-from storage.thread_index import list_threads
 from storage.turn_records import retry_busy
 from tools.events import record_event
 
@@ -79,12 +78,7 @@ def turns_of(values: dict[str, Any]) -> list[Turn]:
 def thread_summaries(service: SupportService, caller: Caller | None) -> list[ThreadSummary]:
     """Stored threads, most recently updated first: all for the support team (`caller`
     None or agent/admin), a customer caller's own otherwise."""
-    counts = dict(
-        service._read(
-            "SELECT thread_id, COUNT(*) FROM checkpoints WHERE checkpoint_ns = '' "
-            "GROUP BY thread_id"
-        )
-    )
+    counts = service.store.checkpoint_counts()
     viewer = None
     if caller is not None and not caller.is_support_team:
         viewer = check_customer_id(caller.customer_id)
@@ -96,7 +90,7 @@ def thread_summaries(service: SupportService, caller: Caller | None) -> list[Thr
             checkpoints=int(counts.get(record.thread_id, 0)),
             updated_at=record.updated_at.isoformat(timespec="seconds"),
         )
-        for record in list_threads(service.checkpointer)
+        for record in service.store.list_threads()
         if viewer is None or record.customer_id == viewer
     ]
     return sorted(summaries, key=lambda s: s.updated_at or "", reverse=True)

@@ -22,7 +22,6 @@ from app.service_models import (
 from app.turn_runner import run_turn
 from nodes.triage import validate_message
 from storage import crm_database
-from storage.thread_index import tombstone_owner
 from tools.tickets import get_ticket
 
 if TYPE_CHECKING:
@@ -159,7 +158,7 @@ def fork(
     snapshot = _snapshot(service, thread_id, checkpoint_id)
     owner = service.thread_owner(thread_id) or service.context.customer_id
     fork_id = new_thread_id or f"{thread_id[:100]}-fork-{uuid.uuid4().hex[:6]}"
-    if service._has_thread(fork_id) or tombstone_owner(service.checkpointer, fork_id)[0]:
+    if service._has_thread(fork_id) or service.store.tombstone_owner(fork_id)[0]:
         raise ValueError(f"Thread {fork_id!r} already exists.")
     config: RunnableConfig = {
         **service.config(fork_id),

@@ -21,7 +21,6 @@ from langchain_core.runnables import RunnableConfig
 from app.service_models import TurnResult, pause_kind
 from nodes import recovery
 from storage.sqlite_saver import DURABILITY
-from storage.thread_index import record_turn
 from storage.turn_records import BUSY_ATTEMPTS, BUSY_FIRST_DELAY, is_busy
 from tools.events import record_turn_event
 
@@ -40,11 +39,7 @@ contending for the checkpoint file's lock (about 1 ms a turn on 2 cores)."""
 
 
 def _latest_checkpoint_id(service: SupportService, thread_id: str) -> str | None:
-    rows = service._read(
-        "SELECT MAX(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
-        thread_id,
-    )
-    return None if not rows or rows[0][0] is None else str(rows[0][0])
+    return service.store.latest_checkpoint_id(thread_id)
 
 
 def _stream(
@@ -145,7 +140,7 @@ def run_turn(
         service, thread_id, graph_input, config, context
     )
     turn = int(values.get("turn") or 0)
-    record_turn(service.checkpointer, thread_id, customer_id, turn)
+    service.store.record_turn(thread_id, customer_id, turn)
     result = summarise(values, route, waiting_for, thread_id, customer_id, message, source)
     result.message_id = message_id
     record_turn_event(service.crm_path, result, values.get("messages") or [])

@@ -16,6 +16,10 @@ CRM_WRITER = 1_396_985_602
 """Class of the CRM writer lock (`key` 0), taken per write transaction
 (`pg_advisory_xact_lock`): CRM writes are serialised as SQLite's `BEGIN IMMEDIATE` does."""
 
+TURN_RUNNING = 1_396_985_604
+"""Class of the running-turn markers (`key` = `key_of(thread_id)`), taken without waiting
+so the HTTP API can refuse a double text at once (`storage.turn_markers` on SQLite)."""
+
 MIGRATIONS = 1_396_985_603
 """Class of the schema-migration lock (`key` 0 for the CRM, 1 for the checkpoints), so
 processes starting at once do not migrate the same database twice."""

@@ -14,7 +14,7 @@ What keeps a long thread cheap (docs/architecture.md, "Persistence"):
 - WAL journal with `synchronous=NORMAL`: a commit survives a process crash without an fsync;
 - runs use `DURABILITY` (`"exit"`): a turn is saved as one checkpoint when it ends (or
   pauses, or fails), not one per step;
-- channel versions are plain zero-padded counters (`SupportCheckpointer.get_next_version`).
+- channel versions are plain zero-padded counters (`storage.channel_versions`).
 
 Its `setup` also creates the `thread_index` table of `storage.thread_index`, which lists
 threads without loading them and prunes old ones.
@@ -49,6 +49,7 @@ from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from storage.async_checkpoints import AsyncViaThreads
+from storage.channel_versions import next_channel_version
 from storage.checkpoint_db import DURABILITY as DURABILITY
 from storage.checkpoint_db import Durability as Durability
 from storage.checkpoint_db import connect_checkpoint_db
@@ -118,21 +119,8 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
         self._values_lock = threading.Lock()
 
     def get_next_version(self, current: str | int | None, channel: None) -> str:
-        """The channel version after `current`: the next integer, zero-padded to 32 digits.
-
-        `SqliteSaver` appends a random fraction to every version (`...0042.0.8734...`);
-        LangGraph only needs versions to increase, and a checkpoint stores one version per
-        channel plus the versions each node has seen, so the random digits were most of a
-        stored checkpoint (they do not compress). Versions saved by `SqliteSaver` still
-        compare correctly: the integer part comes first and has the same width.
-        """
-        if current is None:
-            number = 0
-        elif isinstance(current, int):
-            number = current
-        else:
-            number = int(str(current).split(".")[0])
-        return f"{number + 1:032}"
+        """The next version of a channel (`storage.channel_versions.next_channel_version`)."""
+        return next_channel_version(current)
 
     def setup(self) -> None:
         """Create the checkpoint tables and the `thread_index` table if missing."""

@@ -68,3 +68,18 @@ def database_url_from_env() -> str | None:
     """
     value = os.environ.get(DATABASE_URL_ENV, "").strip()
     return check_database_url(value) if value else None
+
+
+CRM_FILE = "crm.sqlite"
+"""Name of the embedded CRM database file in the data folder."""
+
+
+def crm_location(data_dir: Path, database_url: str | None = None) -> str | Path:
+    """Where the CRM is: the PostgreSQL URL (`database_url`, else
+    `SUPPORT_SWARM_DATABASE_URL`) when there is one, else `<data_dir>/crm.sqlite`.
+
+    Raises:
+        DatabaseUrlError: the URL given or in the environment is not a PostgreSQL URL.
+    """
+    url = check_database_url(database_url) if database_url else database_url_from_env()
+    return url or Path(data_dir) / CRM_FILE

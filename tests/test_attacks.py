@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import app.turn_runner
 from app.cli import app as cli_app
 from app.service import (
     ReplayRefusedError,
@@ -105,7 +104,7 @@ def test_resent_message_id_replays_the_first_result(service: SupportService) -> 
 def test_failure_after_the_turn_was_saved_is_recognised_on_resend(
     service: SupportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = app.turn_runner.record_turn
+    real = service.store.record_turn
     failures: list[str] = []
 
     def locked_once(*args: object, **kwargs: object) -> None:
@@ -114,7 +113,7 @@ def test_failure_after_the_turn_was_saved_is_recognised_on_resend(
             raise sqlite3.OperationalError("database is locked")
         real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(app.turn_runner, "record_turn", locked_once)
+    monkeypatch.setattr(service.store, "record_turn", locked_once)
     text = "I was charged twice this month and want my money back"
     with pytest.raises(sqlite3.OperationalError):
         service.send(text, thread_id="t-amb", customer_id="C002", message_id="m-7")
@@ -125,9 +124,9 @@ def test_failure_after_the_turn_was_saved_is_recognised_on_resend(
 
 
 def test_a_busy_database_is_waited_for_not_reported(service: SupportService) -> None:
-    blocker = sqlite3.connect(service.checkpoint_path, timeout=0.1, check_same_thread=False)
+    blocker = sqlite3.connect(service.store.path, timeout=0.1, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
-    service._conn.execute("PRAGMA busy_timeout = 50")
+    service.store.set_write_wait(0.05)
     threading.Timer(0.3, blocker.rollback).start()
     result = service.send("How do I export my data to CSV?", thread_id="t-busy", customer_id="C001")
     blocker.close()

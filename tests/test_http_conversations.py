@@ -9,8 +9,8 @@ from dataclasses import fields
 import httpx
 import pytest
 
-from app.server.turn_markers import running_turn
 from app.service import TurnResult
+from storage.turn_markers import running_turn
 from tests.http_server import Server, serve
 
 pytestmark = pytest.mark.integration
@@ -182,3 +182,21 @@ def test_admin_time_travel_over_http(server: Server) -> None:
         assert fork.json()["thread_id"] != thread
         missing = admin.post(f"/v1/conversations/{thread}/replay", json={"checkpoint_id": "nope"})
         assert missing.status_code == 404
+
+
+def test_an_idempotency_key_replays_the_first_result_instead_of_acting_twice(
+    server: Server,
+) -> None:
+    with server.client(server.token("C007")) as client:
+        thread = _new_thread(client)
+        path = f"/v1/conversations/{thread}/messages"
+        body = {"text": "How do I export my data to CSV?"}
+        headers = {"idempotency-key": "retry-1"}
+        first = client.post(path, json=body, headers=headers).json()
+        again = client.post(path, json=body, headers=headers).json()
+        too_long = client.post(path, json=body, headers={"idempotency-key": "k" * 200})
+        history = client.get(f"/v1/conversations/{thread}").json()
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    assert again["reply"] == first["reply"] and first["reply"]
+    assert too_long.status_code == 422
+    assert len(history["turns"]) == 1

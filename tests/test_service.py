@@ -26,7 +26,7 @@ CRM_TABLES = ("refunds", "tickets", "plan_changes", "conversation_events")
 
 def write_counts(service: SupportService) -> dict[str, int]:
     counts = {t: crm_rows(service, f"SELECT COUNT(*) FROM {t}")[0][0] for t in CRM_TABLES}
-    conn = sqlite3.connect(service.checkpoint_path)
+    conn = sqlite3.connect(service.store.path)
     try:
         for table in ("checkpoints", "writes"):
             counts[table] = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

@@ -14,7 +14,7 @@ def _rows(conn: Any, sql: str, *params: object) -> list[dict[str, Any]]:
 
 
 def inbox_context(
-    crm_path: Path, paused: Sequence[Mapping[str, Any]]
+    crm_path: str | Path, paused: Sequence[Mapping[str, Any]]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(customers by ID, tickets by ID) for the customers and tickets of inbox items."""
     customer_ids = sorted({str(p.get("customer_id")) for p in paused if p.get("customer_id")})
@@ -35,7 +35,7 @@ def inbox_context(
     return {c["id"]: c for c in customers}, {t["id"]: t for t in tickets}
 
 
-def thread_records(crm_path: Path, thread_id: str, customer_id: str | None) -> dict[str, Any]:
+def thread_records(crm_path: str | Path, thread_id: str, customer_id: str | None) -> dict[str, Any]:
     """The thread's customer (or None), its tickets, and the customer's refunds and plan
     changes, newest first (refunds and plan changes are kept per customer, not per thread)."""
     with crm_database.pooled_connection(crm_path) as conn:

@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from app.server.problems import Problem
 from graph.identity import Caller
 from storage import crm_database
+from storage.urls import crm_location
 from tools.api_keys import KEY_PREFIX, verify_key
 
 TOKEN_AUDIENCE = "support-swarm:customer"
@@ -96,7 +97,7 @@ def credential_from_request(request: Request) -> Credential:
     value = value.strip()
     settings = request.app.state.settings
     if value.startswith(KEY_PREFIX):
-        with crm_database.pooled_connection(settings.data_dir / "crm.sqlite") as conn:
+        with crm_database.pooled_connection(crm_location(settings.data_dir)) as conn:
             key = verify_key(conn, value)
         if key is None:
             raise _unauthorized("Unknown or revoked API key.")

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.server.settings import ServerSettings
 from storage import crm_database
+from storage.urls import crm_location
 from tools.webhooks import (
     InvalidWebhookError,
     OutboxRow,
@@ -56,7 +57,7 @@ class WebhookWorker:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.crm_path = settings.data_dir / "crm.sqlite"
+        self.crm_path = crm_location(settings.data_dir)
         self.owner = f"pid-{os.getpid()}"
         self._stopping = asyncio.Event()
 

@@ -16,7 +16,6 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from app.server.problems import Problem
-from app.server.turn_markers import is_running, running_turn
 from app.service import (
     NotWaitingError,
     SupportService,
@@ -83,7 +82,7 @@ class Desk:
         self.service = service
         # Several server processes write one checkpoint file; under load a writer can wait
         # longer than the CLI's 5 s for the write lock, so the server waits longer.
-        service.checkpointer.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        service.store.set_write_wait(BUSY_TIMEOUT_MS / 1000)
 
     def close(self) -> None:
         """Close the service's databases."""
@@ -150,12 +149,18 @@ class Desk:
         """
         self.check_read(caller, thread_id)
         _errors_as_problems(lambda: validate_message(text))
-        if is_running(self.service.data_dir, thread_id):
+        if self.service.store.is_turn_running(thread_id):
             _errors_as_problems(lambda: _raise_busy(thread_id))
         self._refuse_if_waiting(thread_id)
 
-    def send(self, caller: Caller, thread_id: str, text: str) -> dict[str, Any]:
+    def send(
+        self, caller: Caller, thread_id: str, text: str, message_id: str | None = None
+    ) -> dict[str, Any]:
         """Run one customer turn; returns the turn as `ask --json` prints it.
+
+        Args:
+            message_id: the client's idempotency key for this message: a re-send with the
+                same key (to any server process) returns the first result, `replayed`.
 
         Raises:
             Problem: 404 unknown/foreign thread, 422 bad text, 409 busy or waiting.
@@ -164,9 +169,12 @@ class Desk:
         customer_id = str(caller.customer_id)
 
         def run() -> dict[str, Any]:
-            with running_turn(self.service.data_dir, thread_id):
-                self._refuse_if_waiting(thread_id)
-                result = self.service.send(text, thread_id=thread_id, customer_id=customer_id)
+            with self.service.store.turn_marker(thread_id):
+                if message_id is None:
+                    self._refuse_if_waiting(thread_id)
+                result = self.service.send(
+                    text, thread_id=thread_id, customer_id=customer_id, message_id=message_id
+                )
             return asdict(result)
 
         try:

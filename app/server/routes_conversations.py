@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
@@ -60,7 +60,18 @@ def get_conversation(request: Request, thread_id: str, caller: ReaderCaller) -> 
     },
 )
 async def send_message(
-    request: Request, thread_id: str, body: MessageIn, caller: CustomerCaller
+    request: Request,
+    thread_id: str,
+    body: MessageIn,
+    caller: CustomerCaller,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Your ID for this message (1-128 characters, e.g. a UUID). Sending "
+            "it again with the same key, to any server, returns the first result with "
+            "`replayed: true` instead of acting twice."
+        ),
+    ] = None,
 ) -> Response:
     """Send a message and get the turn; `Accept: text/event-stream` streams it as SSE.
 
@@ -71,6 +82,7 @@ async def send_message(
     desk = desk_of(request)
     if "text/event-stream" in request.headers.get("accept", ""):
         await run_in_threadpool(desk.precheck, caller, thread_id, body.text)
-        return EventSourceResponse(turn_events(desk, caller, thread_id, body.text), ping=15)
-    turn = await run_in_threadpool(desk.send, caller, thread_id, body.text)
+        events = turn_events(desk, caller, thread_id, body.text, idempotency_key)
+        return EventSourceResponse(events, ping=15)
+    turn = await run_in_threadpool(desk.send, caller, thread_id, body.text, idempotency_key)
     return JSONResponse(turn)

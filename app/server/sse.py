@@ -125,7 +125,7 @@ def _problem_body(problem: Problem) -> dict[str, Any]:
 
 
 async def turn_events(
-    desk: Desk, caller: Caller, thread_id: str, text: str
+    desk: Desk, caller: Caller, thread_id: str, text: str, message_id: str | None = None
 ) -> AsyncIterator[dict[str, str]]:
     """Run one customer turn in a worker thread and yield its SSE events as they happen.
 
@@ -142,7 +142,7 @@ async def turn_events(
     def work() -> None:
         token = _turn_handler.set(TurnEventHandler(emit))
         try:
-            emit("turn", desk.send(caller, thread_id, text))
+            emit("turn", desk.send(caller, thread_id, text, message_id))
         except Problem as problem:
             emit("error", _problem_body(problem))
         except Exception:  # noqa: BLE001 - reported to the client as a problem, not a trace

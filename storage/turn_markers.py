@@ -1,10 +1,11 @@
-"""Which threads have a turn running right now, across all server processes.
+"""Which threads have a turn running right now, across the server processes of one host.
 
 The conversation service already serialises runs on one thread (`storage.thread_locks`, a
 striped lock that makes a second run wait). For double texting the API must instead
 answer at once, and only for the same thread: each running turn holds an exclusive
 `flock` on its own marker file, `<data>/locks/running/<sha256 of the thread ID>`, which is
 deleted when the turn ends. The operating system drops the lock if the process dies.
+On PostgreSQL the markers are advisory locks instead (`storage.postgres_locks`).
 
 A marker is a hint, not the serialisation: in a rare race (a file unlinked between another
 request's open and lock) a second message is not refused but waits for the first turn
