@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,10 +55,6 @@ def _cold_load_ms(folder: Path, thread_id: str) -> float:
     return p50(loads)
 
 
-def _checkpoint_bytes(service: SupportService, folder: Path) -> int:
-    return service.store.stored_bytes()
-
-
 def _run_rounds(
     service: SupportService,
     thread_ids: list[str],
@@ -99,7 +96,7 @@ def run_bench(
     customer_id: str = "C003",
     threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
-) -> dict[str, float | int]:
+) -> dict[str, float | int | str]:
     """Run `threads` threads of `turns` turns each in one temporary folder; return the figures.
 
     With several threads, they take turns in rounds (turn 1 of every thread, then turn 2...),
@@ -113,12 +110,14 @@ def run_bench(
             round is one turn of every thread and the counts are turns of all threads.
 
     Returns:
+        `database` (`sqlite`, or `postgresql` with `SUPPORT_SWARM_DATABASE_URL`),
         `turns`, `threads`; `first_p50_ms` and `last_p50_ms`: median turn time (ms) of the
         first and last ten turns of a single thread, or with several threads of the first
         and last five rounds (a cycle of `BENCH_MESSAGES`, so both time the same mix);
         `p50_ms`: median of every turn; `load_ms`: median `get_state` time of the last
         thread in the running service and `load_cold_ms` in a freshly opened one (ms, of
-        `LOAD_REPEATS` calls); `db_bytes`: checkpoint file plus WAL after a WAL checkpoint;
+        `LOAD_REPEATS` calls); `db_bytes`: what the run added to the checkpoint store (the
+        file plus WAL after a WAL checkpoint; on PostgreSQL the checkpoint tables' growth);
         `bytes_per_turn`; `total_s`: wall time of the turns (s).
 
     Raises:
@@ -128,21 +127,25 @@ def run_bench(
         raise ValueError("turns must be at least 1")
     if threads < 1:
         raise ValueError("threads must be at least 1")
-    thread_ids = ["bench"] if threads == 1 else [f"bench-{i:05d}" for i in range(threads)]
+    run = uuid.uuid4().hex[:8]  # a shared PostgreSQL database may hold earlier runs
+    thread_ids = [f"bench-{run}-{i:05d}" for i in range(threads)]
     with tempfile.TemporaryDirectory(prefix="support-swarm-bench-") as tmp:
         folder = Path(tmp)
         with SupportService(folder) as service:
-            service.send("hello", thread_id="warm-up", customer_id=customer_id)
+            earlier_bytes = service.store.stored_bytes() if service.database_url else 0
+            service.send("hello", thread_id=f"warm-up-{run}", customer_id=customer_id)
             started = time.perf_counter()
             rounds = _run_rounds(service, thread_ids, turns, customer_id, progress)
             total = time.perf_counter() - started
             last_thread = thread_ids[-1]
             load_ms = p50([_load_ms(service, last_thread) for _ in range(LOAD_REPEATS)])
-            db_bytes = _checkpoint_bytes(service, folder)
+            db_bytes = service.store.stored_bytes() - earlier_bytes
+            database = "postgresql" if service.database_url else "sqlite"
         load_cold_ms = _cold_load_ms(folder, last_thread)
     every_turn = [t for timings in rounds for t in timings]
     first, last = _first_and_last(rounds, threads)
     return {
+        "database": database,
         "turns": turns,
         "threads": threads,
         "first_p50_ms": p50(first),

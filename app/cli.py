@@ -237,8 +237,9 @@ def bench(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Time long threads through the full graph (local model, fresh SQLite files): per-turn
-    p50 of the first and last ten rounds, thread load time and checkpoint file size."""
+    """Time long threads through the full graph (local model; fresh SQLite files, or the
+    --database-url PostgreSQL database): per-turn p50 of the first and last ten rounds,
+    thread load time and the bytes the checkpoints took."""
     from app.bench import run_bench
     from app.bench_stock import run_stock_bench
 
@@ -265,8 +266,8 @@ def bench(
     table = Table("figure", "support graph", *(["stock two-node graph"] if baseline else []))
 
     def shown_value(value: object) -> str:
-        if value is None:
-            return "-"
+        if value is None or isinstance(value, str):
+            return value or "-"
         return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
 
     for key, value in figures.items():

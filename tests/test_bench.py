@@ -12,6 +12,7 @@ FIGURES = {
     "first_p50_ms",
     "last_p50_ms",
     "p50_ms",
+    "database",
     "load_ms",
     "load_cold_ms",
     "db_bytes",
@@ -23,7 +24,7 @@ FIGURES = {
 def test_bench_of_one_thread_reports_every_figure() -> None:
     figures = run_bench(3)
     assert set(figures) == FIGURES
-    assert figures["turns"] == 3 and figures["threads"] == 1
+    assert (figures["database"], figures["turns"], figures["threads"]) == ("sqlite", 3, 1)
     assert figures["db_bytes"] > 0 and figures["bytes_per_turn"] > 0
     assert figures["first_p50_ms"] > 0 and figures["last_p50_ms"] > 0
     assert figures["load_cold_ms"] > 0
