@@ -29,6 +29,7 @@ import httpx
 from app.bench import BENCH_MESSAGES
 from app.bench_model_stub import StubServer
 from storage import crm_database
+from storage.urls import crm_location
 from tools.api_keys import create_key
 
 CUSTOMERS = 50
@@ -209,9 +210,10 @@ def run_http_bench(
     try:
         with tempfile.TemporaryDirectory(prefix="support-swarm-http-bench-") as tmp:
             folder = Path(tmp)
-            with crm_database.pooled_connection(folder / "crm.sqlite") as conn:
+            crm = crm_location(folder)  # or the SUPPORT_SWARM_DATABASE_URL database
+            with crm_database.pooled_connection(crm) as conn:
                 key = create_key(conn, role="backend", name="bench").key
-            crm_database.close_pool(folder / "crm.sqlite")
+            crm_database.close_pool(crm)
             with running_server(folder, workers=workers, env=env, model=model) as server:
                 tokens = _tokens(base_url(server), key, conversations)
                 cpu_before = tree_cpu_seconds(server.pid)
@@ -223,7 +225,8 @@ def run_http_bench(
     finally:
         if stub is not None:
             stub.stop()
-    figures |= {"conversations": conversations, "workers": workers}
+    database = "sqlite" if isinstance(crm, Path) else "postgresql"
+    figures |= {"conversations": conversations, "workers": workers, "database": database}
     if stub is not None and model_latency and figures["turns"]:
         calls = stub.calls / figures["turns"]
         bound = conversations / (model_latency * calls) if calls else None

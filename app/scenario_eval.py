@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from app.service import SupportService
 from graph.context import Context
 from storage import crm_database
+from storage.db_files import backup_database
 
 TRACKED_TABLES: tuple[str, ...] = ("refunds", "tickets", "plan_changes")
 """CRM tables whose added rows are counted per conversation, unless a player is given
@@ -42,22 +42,13 @@ class PlayedConversation:
 
 
 def _count_rows(crm_path: Path, tables: Sequence[str]) -> dict[str, int]:
-    conn = sqlite3.connect(crm_path)
+    conn = crm_database.read_only_connect(crm_path)
+    if conn is None:
+        return dict.fromkeys(tables, 0)
     try:
         return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
     finally:
         conn.close()
-
-
-def _copy_database(source: Path, target: Path) -> None:
-    """Copy a SQLite database file consistently (including what is still in its WAL)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
 
 
 class ScenarioPlayer:
@@ -84,7 +75,9 @@ class ScenarioPlayer:
     ) -> None:
         self.context = context
         self.tables = tuple(tables)
-        self._factory = service_factory or (lambda folder: SupportService(folder, context))
+        self._factory = service_factory or (
+            lambda folder: SupportService(folder, context, database_url="")
+        )
         self._root = Path(tempfile.mkdtemp(prefix="support-swarm-scenarios-"))
         self._template = self._root / "template" / "crm.sqlite"
         with crm_database.pooled_connection(self._template):
@@ -110,7 +103,7 @@ class ScenarioPlayer:
         """
         number = next(self._numbers)
         folder = self._root / f"conversation-{number:04d}"
-        _copy_database(self._template, folder / "crm.sqlite")
+        backup_database(self._template, folder / "crm.sqlite")
         played = PlayedConversation()
         before = _count_rows(folder / "crm.sqlite", self.tables)
         with self._factory(folder) as service:

@@ -75,7 +75,8 @@ class SupportService:
             `crm_path` and `thread_id` are filled per call.
         database_url: a `postgresql://` URL holding the CRM, the checkpoints and the run
             locks instead of the data folder's SQLite files; defaults to
-            `SUPPORT_SWARM_DATABASE_URL` (`storage.urls`), SQLite when that is unset.
+            `SUPPORT_SWARM_DATABASE_URL` (`storage.urls`), SQLite when that is unset;
+            `""` means the SQLite files even when the variable is set.
 
     Raises:
         graph.models.ModelConfigError: the configured model cannot be used (checked at
@@ -97,7 +98,9 @@ class SupportService:
     ):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.database_url = (
-            check_database_url(database_url) if database_url else database_url_from_env()
+            database_url_from_env()
+            if database_url is None
+            else (check_database_url(database_url) if database_url else None)
         )
         self.crm_path: str | Path = self.database_url or self.data_dir / "crm.sqlite"
         self.crm_description = redact(str(self.crm_path))
