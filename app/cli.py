@@ -148,14 +148,18 @@ def demo(
 ) -> None:
     """Run the standard conversations end to end and print every turn.
 
-    Uses a fresh temporary data folder unless --data-dir is given.
+    Uses a fresh temporary data folder unless --data-dir is given. With --database-url the
+    conversations run on that database as it is, in threads named for this run
+    (`support-swarm db reset` first gives the standard results).
     """
+    url = os.environ.get(DATABASE_URL_ENV)
+    prefix = f"demo-{uuid.uuid4().hex[:6]}" if url else "demo"
     with tempfile.TemporaryDirectory(prefix="support-swarm-demo-") as tmp:
         folder = data_dir or Path(tmp)
-        console.print(Panel.fit(f"support-swarm demo - data in {folder}", style="bold"))
+        console.print(Panel.fit(f"support-swarm demo - data in {_where(folder)}", style="bold"))
         with open_service(folder, model) as service:
             for number, scenario in enumerate(SCENARIOS, start=1):
-                thread_id = f"demo-{number:02d}"
+                thread_id = f"{prefix}-{number:02d}"
                 console.rule(
                     f"{number}. {scenario.title}  [dim]customer {scenario.customer_id}, "
                     f"thread {thread_id}[/]"
@@ -167,13 +171,14 @@ def demo(
                     )
         for number, scenario in enumerate(SCENARIOS, start=1):
             for text in scenario.resume_in_new_process:
-                thread_id = f"demo-{number:02d}"
+                thread_id = f"{prefix}-{number:02d}"
                 console.rule(f"{number}. {scenario.title} (continued in a new process)")
                 args = ["ask", text, "--customer", scenario.customer_id, "--thread", thread_id]
                 _cli_in_new_process(folder, model, args)
         console.rule("Humans in the loop: the inbox, then answers from other processes")
         _cli_in_new_process(folder, None, ["inbox"])
-        for thread_id, args in HUMAN_ACTIONS:
+        for demo_thread, args in HUMAN_ACTIONS:
+            thread_id = demo_thread.replace("demo", prefix, 1)
             console.print(f"[dim]$ support-swarm {' '.join(args[:1])} {thread_id} ...[/]")
             _cli_in_new_process(folder, None, [args[0], thread_id, *args[1:]])
         console.rule("Invalid input")
@@ -181,9 +186,17 @@ def demo(
             for customer_id, text in INVALID_INPUTS:
                 shown = text if len(text) < 60 else f"{text[:20]}... ({len(text):,} chars)"
                 try:
-                    service.send(text, thread_id="demo-invalid", customer_id=customer_id)
+                    service.send(text, thread_id=f"{prefix}-invalid", customer_id=customer_id)
                 except user_error_types() as exc:
                     console.print(f"[dim]{customer_id}[/] {shown!r} -> [red]{exc}[/]")
+
+
+def _where(folder: Path) -> str:
+    """The data folder, or the PostgreSQL database (without its password) when one is set."""
+    from storage.urls import redact
+
+    url = os.environ.get(DATABASE_URL_ENV)
+    return f"{redact(url)} (files in {folder})" if url else str(folder)
 
 
 def _cli_in_new_process(folder: Path, model: str | None, args: list[str]) -> None:
