@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
-import sqlite3
 import tempfile
 import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from app.service import Caller, SupportService
 from graph.context import Context
+from storage import crm_database
+from storage.urls import crm_location
 
 TODAY = "2026-11-22"
 """'Today' for the refund policy (the fixtures' recent invoices are then refundable)."""
@@ -41,21 +43,21 @@ RESENDS = 3
 """How often a client re-sends a message that failed, with the same message ID."""
 
 
-def refund_targets(crm_path: Path, count: int) -> list[tuple[str, str, float]]:
+def refund_targets(crm_path: str | Path, count: int) -> list[tuple[str, str, float]]:
     """`count` (customer, invoice, dollars) of recent paid, never refunded invoices under
     $100, one per customer while they last (then repeating: a second refund of one invoice
     is rejected)."""
-    conn = sqlite3.connect(crm_path)
-    try:
+    since = (date.fromisoformat(TODAY) - timedelta(days=25)).isoformat()
+    with crm_database.pooled_connection(crm_path) as conn:
         rows = conn.execute(
             "SELECT customer_id, id, amount FROM invoices WHERE status = 'paid' AND amount < 100 "
-            "AND issued_on >= date(?, '-25 days') AND id NOT IN (SELECT invoice_id FROM refunds) "
-            "GROUP BY customer_id ORDER BY customer_id",
-            (TODAY,),
+            "AND issued_on >= ? AND id NOT IN (SELECT invoice_id FROM refunds) "
+            "ORDER BY customer_id, issued_on DESC, id",
+            (since,),
         ).fetchall()
-    finally:
-        conn.close()
-    return [tuple(rows[i % len(rows)]) for i in range(count)]  # type: ignore[misc]
+    latest = {str(r[0]): (str(r[0]), str(r[1]), float(r[2])) for r in reversed(rows)}
+    chosen = [latest[customer] for customer in sorted(latest)]
+    return [chosen[i % len(chosen)] for i in range(count)]
 
 
 def _conversation(
@@ -126,17 +128,14 @@ def audit(data_dir: Path, expected: dict[str, int]) -> dict[str, int]:
                 held = 0
             lost += max(0, turns - held)
             doubled += max(0, held - turns)
-    conn = sqlite3.connect(data_dir / "crm.sqlite")
-    try:
+    with crm_database.pooled_connection(crm_location(data_dir)) as conn:
         counts = [
             int(r[0])
             for r in conn.execute(
                 "SELECT COUNT(*) FROM refunds WHERE idempotency_key NOT LIKE 'fixture:%' "
                 "GROUP BY invoice_id"
-            )
+            ).fetchall()
         ]
-    finally:
-        conn.close()
     return {
         "lost": lost,
         "doubled": doubled,
@@ -159,7 +158,7 @@ def run_load(
     with tempfile.TemporaryDirectory(prefix="support-swarm-load-") as tmp:
         folder = Path(data_dir or tmp)
         SupportService(folder, Context(today=TODAY)).close()  # create and seed the files
-        targets = refund_targets(folder / "crm.sqlite", processes * threads)
+        targets = refund_targets(crm_location(folder), processes * threads)
         spawn = multiprocessing.get_context("spawn")
         results = spawn.Queue()
         workers = [
