@@ -33,34 +33,20 @@ def _settings() -> Any:
 
 
 class _CrmPool:
-    """A connection pool for one CRM file and its fixture sources."""
+    """A connection pool for one CRM database and its fixture sources (`pool` holds the
+    connections; `borrow` checks one out)."""
 
-    postgres = False
+    pool: Any
 
-    def __init__(self, path: Path, kb_dir: str | Path | None, status_file: str | Path | None):
+    def __init__(self, kb_dir: str | Path | None, status_file: str | Path | None):
         self.kb_dir = kb_dir
         self.status_file = status_file
         self.checked_at = time.monotonic()
         self.lock = threading.Lock()
-        self.path = path
-        from sqlalchemy.pool import QueuePool  # loaded with the first CRM connection
-
-        self.pool: Any = QueuePool(
-            self._open,
-            pool_size=_settings().POOL_SIZE,
-            max_overflow=-1,
-            reset_on_return="rollback",
-        )
 
     def borrow(self) -> tuple[Any, CrmConnection]:
-        """A pool checkout and the CRM connection it holds."""
-        borrowed = self.pool.connect()
-        return borrowed, cast(sqlite3.Connection, borrowed.dbapi_connection)
-
-    def _open(self) -> Any:  # the pool's creator: a DB-API connection, shared across threads
-        return _settings().connect(
-            self.path, kb_dir=self.kb_dir, status_file=self.status_file, check_same_thread=False
-        )
+        """A pool checkout (give it back with `close()`) and the CRM connection it holds."""
+        raise NotImplementedError
 
     def refresh_fixtures(self, conn: CrmConnection) -> None:
         """Reload the knowledge base or status when their files changed, at most once per
@@ -77,19 +63,40 @@ class _CrmPool:
             self.checked_at = now
 
 
-class _PostgresCrmPool(_CrmPool):
-    """A SQLAlchemy engine's pool of connections to one PostgreSQL CRM."""
+class _SqliteCrmPool(_CrmPool):
+    """SQLAlchemy's `QueuePool` around `sqlite3` connections to one CRM file."""
 
-    postgres = True
+    def __init__(self, path: Path, kb_dir: str | Path | None, status_file: str | Path | None):
+        super().__init__(kb_dir, status_file)
+        self.path = path
+        from sqlalchemy.pool import QueuePool  # loaded with the first CRM connection
+
+        self.pool = QueuePool(
+            self._open,
+            pool_size=_settings().POOL_SIZE,
+            max_overflow=-1,
+            reset_on_return="rollback",
+        )
+
+    def borrow(self) -> tuple[Any, CrmConnection]:
+        """A pool checkout and the `sqlite3.Connection` it holds."""
+        borrowed = self.pool.connect()
+        return borrowed, cast(sqlite3.Connection, borrowed.dbapi_connection)
+
+    def _open(self) -> Any:  # the pool's creator: a DB-API connection, shared across threads
+        return _settings().connect(
+            self.path, kb_dir=self.kb_dir, status_file=self.status_file, check_same_thread=False
+        )
+
+
+class _PostgresCrmPool(_CrmPool):
+    """A SQLAlchemy engine's pool of connections to one PostgreSQL CRM, migrated and seeded
+    when the pool is made."""
 
     def __init__(self, url: str, kb_dir: str | Path | None, status_file: str | Path | None):
+        super().__init__(kb_dir, status_file)
         from storage.crm_postgres import create_postgres_engine
 
-        self.kb_dir = kb_dir
-        self.status_file = status_file
-        self.checked_at = time.monotonic()
-        self.lock = threading.Lock()
-        self.url = url
         self.engine = create_postgres_engine(url, pool_size=_settings().POOL_SIZE)
         self.pool = self.engine.pool
         borrowed, conn = self.borrow()
@@ -98,17 +105,20 @@ class _PostgresCrmPool(_CrmPool):
             from tools.seeding import seed_if_needed
 
             seed_if_needed(conn, kb_dir=kb_dir, status_file=status_file)
-        finally:
+        except BaseException:
             borrowed.close()
+            self.engine.dispose()
+            raise
+        borrowed.close()
 
     def borrow(self) -> tuple[Any, CrmConnection]:
         """A pool checkout and the `PostgresCrmConnection` around it (made once per
-        connection, kept in the checkout's `info`)."""
+        server connection, kept in the checkout's `info`)."""
         from storage.crm_postgres import PostgresCrmConnection
 
         borrowed = self.pool.connect()
         conn = borrowed.info.get("crm")
-        if conn is None:
+        if conn is None or conn.raw is not borrowed.dbapi_connection:
             conn = borrowed.info["crm"] = PostgresCrmConnection(
                 borrowed.dbapi_connection, owned=False
             )
@@ -135,7 +145,7 @@ def _new_pool(
 ) -> _CrmPool:
     if is_postgres_url(path):
         return _PostgresCrmPool(str(path), kb_dir, status_file)
-    return _CrmPool(Path(path), kb_dir, status_file)
+    return _SqliteCrmPool(Path(path), kb_dir, status_file)
 
 
 @contextlib.contextmanager

@@ -28,6 +28,9 @@ from storage.crm_postgres import (
 from storage.crm_types import database_errors
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from tools.analytics import compute_analytics
+from tools.cancellations import cancel_subscription, cancellation_terms
+from tools.customers import require_customer
+from tools.offers import accept_offer, create_offer, upcoming_invoice
 from tools.refund_decisions import decide_manager_approval
 from tools.refunds import request_refund
 from tools.tickets import create_ticket
@@ -202,6 +205,48 @@ def test_manager_decision_and_analytics_run_on_postgres(postgres_url: str) -> No
         assert decided.outcome == "approved" and decided.refund_id
         figures = compute_analytics(conn, since=datetime.now(UTC) - timedelta(hours=1))
         assert figures.refunds_executed_dollars == 600.0
+    finally:
+        conn.close()
+
+
+@pytest.mark.integration
+def test_a_pooled_connection_the_server_dropped_is_replaced(postgres_url: str) -> None:
+    try:
+        with crm_database.pooled_connection(postgres_url) as conn:
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        killer = open_postgres(postgres_url)
+        assert killer.execute("SELECT pg_terminate_backend(?)", (pid,)).fetchone()[0] is True
+        killer.close()
+        with crm_database.pooled_connection(postgres_url) as conn:
+            assert conn.execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+            assert conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] >= 50
+    finally:
+        crm_database.close_pool(postgres_url)
+
+
+@pytest.mark.integration
+def test_offers_and_cancellations_on_each_database(crm_target: str | Path) -> None:
+    conn = crm_database.connect(crm_target)
+    try:
+        customer = require_customer(conn, "C001")
+        offer, _priced = create_offer(
+            conn,
+            customer,
+            "Enterprise",
+            discount_pct=20,
+            trial_days=14,
+            today=TODAY,
+            idempotency_key="offer",
+        )
+        change = accept_offer(conn, "C001", offer.id, today=TODAY, idempotency_key="accept")
+        assert (change.to_plan, change.discount_pct, change.trial_days) == ("Enterprise", 20, 14)
+        upcoming = upcoming_invoice(conn, "C001", TODAY)
+        assert upcoming.plan == "Enterprise" and upcoming.discount_pct == 20
+        cancelled = cancel_subscription(conn, "C001", today=TODAY, idempotency_key="cancel")
+        again = cancel_subscription(conn, "C001", today=TODAY, idempotency_key="cancel")
+        assert again == cancelled and cancelled.plan == "Enterprise"
+        with pytest.raises(LookupError, match="already cancelled"):
+            cancellation_terms(conn, "C001", TODAY)
     finally:
         conn.close()
 
