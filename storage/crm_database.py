@@ -151,6 +151,9 @@ def read_only_connect(path: str | Path) -> CrmConnection | None:
         PostgreSQL: the database holds no CRM tables). No migration or seeding happens;
         writes raise `sqlite3.OperationalError` (PostgreSQL: `psycopg.errors.
         ReadOnlySqlTransaction`).
+
+    Raises:
+        psycopg.OperationalError: the PostgreSQL server cannot be reached.
     """
     if is_postgres_url(path):
         return _read_only_postgres(str(path))
