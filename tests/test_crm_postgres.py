@@ -210,6 +210,22 @@ def test_manager_decision_and_analytics_run_on_postgres(postgres_url: str) -> No
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql+psycopg"])
+def test_every_postgres_url_form_opens_the_crm(postgres_url: str, scheme: str) -> None:
+    url = scheme + postgres_url[len("postgresql") :]
+    try:
+        with crm_database.pooled_connection(url) as pooled:
+            assert pooled.execute("SELECT COUNT(*) FROM customers").fetchone()[0] >= 50
+        conn = crm_database.connect(url)
+        try:
+            assert conn.execute("SELECT name FROM customers WHERE id = 'C001'").fetchone()[0]
+        finally:
+            conn.close()
+    finally:
+        crm_database.close_pool(url)
+
+
+@pytest.mark.integration
 def test_a_pooled_connection_the_server_dropped_is_replaced(postgres_url: str) -> None:
     try:
         with crm_database.pooled_connection(postgres_url) as conn:

@@ -14,8 +14,8 @@ Article files are Markdown with a front-matter header between `---` lines::
     2. Second step.
 
 Search ranks articles with scikit-learn TF-IDF (`tools.kb_ranking`) and returns only those
-above a relevance threshold. `build_match_query` turns free text into a safe FTS5
-expression of quoted terms, for operators querying a SQLite copy with their own index.
+above a relevance threshold. `build_match_query` turns free text into a safe SQLite FTS5
+expression of quoted terms; the ranking does not use it.
 """
 
 from __future__ import annotations
