@@ -1,10 +1,12 @@
 """Benchmark: the CRM work of one tool call, on a SQLite file and on PostgreSQL.
 
-A read call does what `tools.tool_runner.run_tool` does around a `list_invoices` call:
-borrow a pooled connection, look up the idempotency key, load the customer, read five
-invoices and record the result. A write call requests a one-cent refund under a new
-idempotency key (one `BEGIN IMMEDIATE` transaction: policy reads, refund row, event,
-idempotency record). Prints the median and 95th percentile in milliseconds.
+A borrow takes a connection from the pool and gives it back (`pooled_connection`, the hot
+path of every tool call, triage and message check). A read call does what
+`tools.tool_runner.run_tool` does around a `list_invoices` call: borrow a pooled
+connection, look up the idempotency key, load the customer, read five invoices and record
+the result. A write call requests a one-cent refund under a new idempotency key (one
+`BEGIN IMMEDIATE` transaction: policy reads, refund row, event, idempotency record).
+Prints the median and 95th percentile in milliseconds.
 
     .venv/bin/python scripts/bench_crm.py                       # SQLite only
     .venv/bin/python scripts/bench_crm.py --postgres-url postgresql://user@host/db
@@ -26,6 +28,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 11, 22)
+
+
+def _borrow(target: str, index: int) -> None:
+    from storage.crm_database import pooled_connection
+
+    with pooled_connection(target):
+        pass
 
 
 def _read_call(target: str, index: int) -> None:
@@ -62,7 +71,7 @@ def _timed(call: Callable[[str, int], None], target: str, repeats: int) -> str:
         call(target, index)
         times.append((time.perf_counter() - started) * 1000)
     p95 = statistics.quantiles(times, n=20)[-1]
-    return f"p50 {statistics.median(times):.3f} ms, p95 {p95:.3f} ms"
+    return f"p50 {statistics.median(times):.4f} ms, p95 {p95:.4f} ms"
 
 
 def bench(label: str, target: str, repeats: int) -> None:
@@ -70,6 +79,7 @@ def bench(label: str, target: str, repeats: int) -> None:
     from storage.crm_database import connect
 
     connect(target).close()  # create, migrate and seed outside the timings
+    print(f"{label:10} borrow:     {_timed(_borrow, target, repeats * 10)}")
     print(f"{label:10} read call:  {_timed(_read_call, target, repeats)}")
     print(f"{label:10} write call: {_timed(_write_call, target, repeats)}")
 

@@ -130,8 +130,11 @@ _pools_lock = threading.Lock()
 
 
 def _target(path: str | Path) -> str:
-    """The pool key's database part: the URL as given, or the file's absolute path."""
-    return str(path) if is_postgres_url(path) else os.path.abspath(path)
+    """The pool key's database part: the URL as given, or the file's absolute path (a
+    plain path is told apart without parsing it: this runs on every borrow)."""
+    if isinstance(path, str) and "://" in path and is_postgres_url(path):
+        return path
+    return os.path.abspath(path)
 
 
 def _pool_key(
