@@ -333,3 +333,27 @@ def test_two_processes_get_distinct_ids_and_one_effect_per_key(postgres_url: str
         assert (refunds[0], refunds[1]) == (6, 30.0)
     finally:
         conn.close()
+
+
+@pytest.mark.integration
+def test_crm_benchmark_times_both_databases(postgres_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/bench_crm.py", "--repeats", "20", "--postgres-url", postgres_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    labels = [line.split(":")[0].split() for line in done.stdout.splitlines()]
+    assert labels == [
+        [database, *figure]
+        for database in ("sqlite", "postgres")
+        for figure in (["borrow"], ["read", "call"], ["write", "call"])
+    ]
+    assert all("p50" in line and "p95" in line for line in done.stdout.splitlines())
+    conn = crm_database.connect(postgres_url)
+    try:
+        written = conn.execute("SELECT COUNT(*) FROM refunds WHERE idempotency_key LIKE 'w-%'")
+        assert written.fetchone()[0] == 20 + 5  # timed calls and warm-up calls
+    finally:
+        conn.close()
