@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from storage.advisory_locks import CRM_WRITER
@@ -144,9 +144,11 @@ class PostgresCrmConnection:
         whose rows are `PostgresRow`s.
 
         Raises:
-            UnsupportedSqlError: a SQLite-only statement.
+            UnsupportedSqlError: a SQLite-only statement, or named parameters (a mapping).
             psycopg.Error: PostgreSQL rejected it.
         """
+        if isinstance(parameters, Mapping):
+            raise UnsupportedSqlError("CRM SQL takes positional `?` parameters, not a mapping")
         cursor = self.raw.cursor(row_factory=postgres_row_factory)
         return cursor.execute(postgres_sql(sql), tuple(parameters))
 

@@ -20,6 +20,7 @@ from storage import crm_database
 from storage.crm_pg_schema import CRM_TABLES, POSTGRES_MIGRATIONS, VERSION_TABLE
 from storage.crm_postgres import (
     WRITER_LOCK_SQL,
+    PostgresCrmConnection,
     PostgresRow,
     UnsupportedSqlError,
     open_postgres,
@@ -67,6 +68,11 @@ def test_insert_or_ignore_and_begin_immediate_are_translated() -> None:
 def test_sqlite_only_statements_are_refused(sql: str) -> None:
     with pytest.raises(UnsupportedSqlError):
         postgres_sql(sql)
+
+
+def test_named_parameters_are_refused_before_reaching_the_server() -> None:
+    with pytest.raises(UnsupportedSqlError, match="positional"):
+        PostgresCrmConnection(raw=None).execute("SELECT :a", {"a": 1})
 
 
 def test_rows_read_like_sqlite_rows() -> None:
