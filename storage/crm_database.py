@@ -1,4 +1,9 @@
-"""The CRM SQLite database: connection settings, schema migrations and seeding.
+"""The CRM database: connection settings, schema migrations and seeding.
+
+The CRM lives in a SQLite file (the default) or in a PostgreSQL database: every function
+here taking a `path` also takes a `postgresql://` URL (`storage.urls.is_postgres_url`), and
+the connection it gives is a `storage.crm_types.CrmConnection` either way
+(`storage.crm_postgres` for PostgreSQL, its schema in `storage.crm_pg_schema`).
 
 `connect` opens the CRM for writing, migrated and seeded. The hot paths (triage, every
 tool call, message validation) borrow a connection from a per-file pool instead
@@ -8,7 +13,7 @@ queries.
 
 Schema changes are appended to `MIGRATIONS` in `storage.migrations` (never edited in place,
 never "drop and recreate", docs/architecture.md "Data and tools"); `PRAGMA user_version`
-records how many have run.
+records how many have run (on PostgreSQL, the `crm_schema_version` table).
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from storage.crm_types import CrmConnection
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from storage.turn_records import retry_busy
+from storage.urls import is_postgres_url
 
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "tools" / "fixtures"
 """Folder holding the committed fixture files (crm.json, kb/, service_status.json)."""
@@ -41,14 +48,15 @@ def utc_now() -> str:
 
 
 @contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def transaction(conn: CrmConnection) -> Iterator[CrmConnection]:
     """Run a block in one write transaction (`BEGIN IMMEDIATE`), committing or rolling back.
 
     Connections from `connect` are in autocommit mode, so multi-statement writes use this
     to stay atomic; `IMMEDIATE` takes the write lock up front so check-then-write sequences
     (idempotency lookups, next-ID allocation) cannot race another writer. While another
     process holds the lock past the busy timeout, `BEGIN` is retried with backoff
-    (`storage.turn_records.retry_busy`); nothing has been done yet, so that is safe.
+    (`storage.turn_records.retry_busy`); nothing has been done yet, so that is safe. On
+    PostgreSQL, `BEGIN IMMEDIATE` takes the CRM writer's advisory lock, which waits.
     """
     retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
     try:
@@ -71,26 +79,31 @@ def connect(
     kb_dir: str | Path | None = None,
     status_file: str | Path | None = None,
     check_same_thread: bool = True,
-) -> sqlite3.Connection:
+) -> CrmConnection:
     """Open (creating if needed) the CRM database at `path`, migrated and seeded.
 
     Args:
-        path: SQLite file; missing parent folders are created.
+        path: SQLite file (missing parent folders are created), or a PostgreSQL URL
+            (the database must exist; the CRM tables are created in it).
         kb_dir: folder of knowledge-base Markdown files; defaults to `KB_DIR`.
         status_file: service status JSON file; defaults to `STATUS_FIXTURE`.
         check_same_thread: as for `sqlite3.connect`; False lets a pool hand the
             connection to another thread (one user at a time).
 
     Returns:
-        A connection in autocommit mode (use `transaction` for atomic writes) with WAL
-        journalling, `synchronous=NORMAL`, foreign keys on and `sqlite3.Row` rows.
+        A connection in autocommit mode (use `transaction` for atomic writes); on SQLite
+        with WAL journalling, `synchronous=NORMAL`, foreign keys on and `sqlite3.Row` rows.
         Pending migrations are applied; CRM fixtures are loaded when the customers table
         is empty; the knowledge base and service status are (re)loaded when their source
         files changed since the last load. The caller closes the connection.
 
     Raises:
         sqlite3.DatabaseError: if the file is not a SQLite database.
+        psycopg.OperationalError: the PostgreSQL server cannot be reached.
+        storage.urls.DatabaseUrlError: a PostgreSQL URL without host or database name.
     """
+    if is_postgres_url(path):
+        return _connect_postgres(str(path), kb_dir=kb_dir, status_file=status_file)
     db_path = Path(path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(
@@ -111,22 +124,56 @@ def connect(
     return conn
 
 
-def read_only_connect(path: str | Path) -> sqlite3.Connection | None:
+def _connect_postgres(
+    url: str, *, kb_dir: str | Path | None, status_file: str | Path | None
+) -> CrmConnection:
+    from storage.crm_postgres import open_postgres
+    from tools.seeding import seed_if_needed  # it imports this module
+
+    conn = open_postgres(url)
+    try:
+        migrate(conn)
+        seed_if_needed(conn, kb_dir=kb_dir, status_file=status_file)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def read_only_connect(path: str | Path) -> CrmConnection | None:
     """Open an existing CRM database for reading only, creating and writing nothing.
 
     Args:
-        path: SQLite file written earlier by `connect`.
+        path: SQLite file written earlier by `connect`, or a PostgreSQL URL.
 
     Returns:
-        A read-only connection (`sqlite3.Row` rows), or `None` when the file does not
-        exist. No migration or seeding happens; writes raise `sqlite3.OperationalError`.
+        A read-only `CrmConnection`, or `None` when the file does not exist (on
+        PostgreSQL: the database holds no CRM tables). No migration or seeding happens;
+        writes raise `sqlite3.OperationalError` (PostgreSQL: `psycopg.errors.
+        ReadOnlySqlTransaction`).
+
+    Raises:
+        psycopg.OperationalError: the PostgreSQL server cannot be reached.
     """
+    if is_postgres_url(path):
+        return _read_only_postgres(str(path))
     db_path = Path(path)
     if not db_path.is_file():
         return None
     conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _read_only_postgres(url: str) -> CrmConnection | None:
+    from storage.crm_pg_schema import has_crm_schema
+    from storage.crm_postgres import open_postgres
+
+    conn = open_postgres(url, read_only=True)
+    if has_crm_schema(conn):
+        return conn
+    conn.close()
+    return None
 
 
 def reset(
@@ -138,8 +185,22 @@ def reset(
     """Delete the database at `path` (with its `-wal`/`-shm` files) and recreate it seeded.
 
     Every refund, ticket and plan change made since seeding is lost; this process's pooled
-    connections to the file are closed first. Arguments as for `connect`.
+    connections to the file are closed first. Arguments as for `connect`. On PostgreSQL the
+    CRM tables are dropped (`storage.crm_pg_schema.CRM_TABLES`; checkpoints and other
+    tables in the database stay) and created again.
     """
+    if is_postgres_url(path):
+        from storage.crm_pg_schema import drop_crm_tables
+        from storage.crm_postgres import open_postgres
+
+        close_pool(path)
+        conn = open_postgres(str(path))
+        try:
+            drop_crm_tables(conn)
+        finally:
+            conn.close()
+        connect(path, kb_dir=kb_dir, status_file=status_file).close()
+        return
     db_path = Path(path)
     close_pool(db_path)
     for suffix in ("", "-wal", "-shm", "-journal"):
@@ -147,15 +208,20 @@ def reset(
     connect(db_path, kb_dir=kb_dir, status_file=status_file).close()
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: CrmConnection) -> int:
     """Apply the migrations this database has not run yet; return the resulting version.
 
-    Each migration runs in its own transaction together with the `user_version` bump, so a
-    failed migration leaves the previous version intact.
+    The pending migrations run in one transaction together with the `user_version` bump,
+    so a failed migration leaves the previous version intact. PostgreSQL databases are
+    migrated by `storage.crm_pg_schema.migrate_postgres`.
 
     Raises:
         RuntimeError: if the database is newer than this code (`user_version` too high).
     """
+    if not isinstance(conn, sqlite3.Connection):
+        from storage.crm_pg_schema import migrate_postgres
+
+        return migrate_postgres(conn)
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version == SCHEMA_VERSION:
         return version

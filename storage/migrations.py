@@ -236,12 +236,17 @@ _MIGRATION_5 = (
 """Version 5: stored offers (terms and expiry), the accepted offer on a plan change, and
 confirmed cancellations."""
 
+_MIGRATION_6 = ("DROP TABLE IF EXISTS kb_fts",)
+"""Version 6: drop the full-text table `kb_fts`; articles are ranked in Python
+(`tools.kb_ranking`), and the CRM keeps to SQL that PostgreSQL runs too."""
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_1,
     _MIGRATION_2,
     _MIGRATION_3,
     _MIGRATION_4,
     _MIGRATION_5,
+    _MIGRATION_6,
 )
 """Schema migrations in order; migration `i` (0-based) moves `user_version` from i to i+1."""
 

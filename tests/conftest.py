@@ -13,6 +13,7 @@ import pytest
 from app.service import SupportService
 from graph.context import Context
 from graph.models import load_chat_model
+from storage import crm_database
 from tests.postgres_server import REQUIRE_ENV, PostgresServer, find_binaries
 
 LOOPBACK_PREFIXES = ("127.", "::1", "localhost")
@@ -67,6 +68,18 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The `postgresql://` URL of a new, empty database on the test server."""
     return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def crm_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Path]:
+    """Where a CRM test's database lives, once per database: a new SQLite file, or the
+    URL of a new, empty PostgreSQL database (`postgres_url`). This process's pooled
+    connections to it are closed afterwards."""
+    target: str | Path = tmp_path / "crm.sqlite"
+    if request.param == "postgres":
+        target = str(request.getfixturevalue("postgres_url"))
+    yield target
+    crm_database.close_pool(target)
 
 
 @pytest.fixture

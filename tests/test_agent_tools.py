@@ -46,8 +46,9 @@ _TURN_GRAPH = (
 
 
 @pytest.fixture()
-def crm(tmp_path: Path) -> str:
-    return str(tmp_path / "crm.sqlite")
+def crm(crm_target: str | Path) -> str:
+    """The CRM on each database (`crm_target`): a file path or a PostgreSQL URL."""
+    return str(crm_target)
 
 
 def call(

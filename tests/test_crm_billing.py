@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage.crm_database import CRM_FIXTURE, connect
+from storage.crm_types import CrmConnection
 from tools import billing
 from tools.customers import (
     UnknownCustomerError,
@@ -20,13 +20,14 @@ from tools.customers import (
 
 
 @pytest.fixture()
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    connection = connect(tmp_path / "crm.sqlite")
+def conn(crm_target: str | Path) -> Iterator[CrmConnection]:
+    """The CRM on each database (`crm_target`)."""
+    connection = connect(crm_target)
     yield connection
     connection.close()
 
 
-def test_get_and_require_customer(conn: sqlite3.Connection) -> None:
+def test_get_and_require_customer(conn: CrmConnection) -> None:
     customer = get_customer(conn, "c006")
     assert customer is not None
     assert customer.id == "C006" and "vip" in customer.tags
@@ -36,7 +37,7 @@ def test_get_and_require_customer(conn: sqlite3.Connection) -> None:
         require_customer(conn, "C999")
 
 
-def test_list_invoices_newest_first_with_limit_and_status(conn: sqlite3.Connection) -> None:
+def test_list_invoices_newest_first_with_limit_and_status(conn: CrmConnection) -> None:
     invoices = billing.list_invoices(conn, "C001", limit=3)
     assert [i.issued_on for i in invoices] == ["2026-11-01", "2026-10-01", "2026-09-01"]
     assert all(i.customer_id == "C001" for i in invoices)
@@ -46,7 +47,7 @@ def test_list_invoices_newest_first_with_limit_and_status(conn: sqlite3.Connecti
         billing.list_invoices(conn, "C001", status="refunded")
 
 
-def test_find_invoices_by_amount_date_and_id(conn: sqlite3.Connection) -> None:
+def test_find_invoices_by_amount_date_and_id(conn: CrmConnection) -> None:
     by_amount = billing.find_invoices(conn, "C003", amount=49.99)
     assert by_amount and all(i.amount == 49.99 for i in by_amount)
     assert billing.find_invoices(conn, "C003", amount=49.9) == []
@@ -63,14 +64,14 @@ def test_find_invoices_by_amount_date_and_id(conn: sqlite3.Connection) -> None:
         billing.find_invoices(conn, "C003", date="02-30")
 
 
-def test_another_customers_invoice_is_not_found(conn: sqlite3.Connection) -> None:
+def test_another_customers_invoice_is_not_found(conn: CrmConnection) -> None:
     (big,) = billing.find_invoices(conn, "C004", amount=750)
     assert billing.find_invoices(conn, "C001", invoice_id=big.id) == []
     assert billing.get_invoice(conn, "C001", big.id) is None
     assert billing.get_invoice(conn, "C004", big.id) == big
 
 
-def test_list_payments_failed_only(conn: sqlite3.Connection) -> None:
+def test_list_payments_failed_only(conn: CrmConnection) -> None:
     failed = billing.list_payments(conn, "C005", failed_only=True)
     assert failed and all(p.status == "failed" for p in failed)
     assert {p.failure_reason for p in failed} == {"card_declined"}
@@ -81,7 +82,7 @@ def test_list_payments_failed_only(conn: sqlite3.Connection) -> None:
     )
 
 
-def test_duplicate_charge_detection(conn: sqlite3.Connection) -> None:
+def test_duplicate_charge_detection(conn: CrmConnection) -> None:
     (dup,) = billing.find_duplicate_charges(conn, "C002")
     assert dup.amount == 29.0
     assert (dup.original_issued_on, dup.issued_on) == ("2026-11-01", "2026-11-02")
@@ -90,7 +91,7 @@ def test_duplicate_charge_detection(conn: sqlite3.Connection) -> None:
     assert billing.find_duplicate_charges(conn, "C001") == []
 
 
-def test_already_refunded_duplicate_is_not_reported_again(conn: sqlite3.Connection) -> None:
+def test_already_refunded_duplicate_is_not_reported_again(conn: CrmConnection) -> None:
     fixture = json.loads(CRM_FIXTURE.read_text(encoding="utf-8"))
     refunded = next(r for r in fixture["refunds"] if r["reason"] == "Duplicate charge")
     invoice = billing.get_invoice(conn, refunded["customer_id"], refunded["invoice_id"])

@@ -1,4 +1,6 @@
-"""CRM database: connection settings, migrations, seeding, reset and read-only access."""
+"""CRM database: connection settings, migrations, seeding, reset and read-only access.
+
+Tests taking `crm_target` run twice: on a SQLite file and on a PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import pytest
 
 from storage import crm_database
 from storage.crm_database import MIGRATIONS, SCHEMA_VERSION, connect, read_only_connect, reset
+from storage.crm_types import CrmConnection, integrity_errors
 from tools.refunds import request_refund
 
 TODAY = date(2026, 11, 22)
 
 
-def _count(conn: sqlite3.Connection, table: str) -> int:
+def _count(conn: CrmConnection, table: str) -> int:
     return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
@@ -37,8 +40,8 @@ def test_connect_creates_migrates_and_seeds(tmp_path: Path) -> None:
         conn.close()
 
 
-def test_second_connect_keeps_data_and_does_not_reseed(tmp_path: Path) -> None:
-    path = tmp_path / "crm.sqlite"
+def test_second_connect_keeps_data_and_does_not_reseed(crm_target: str | Path) -> None:
+    path = crm_target
     conn = connect(path)
     customers, invoices = _count(conn, "customers"), _count(conn, "invoices")
     result = request_refund(
@@ -58,10 +61,10 @@ def test_second_connect_keeps_data_and_does_not_reseed(tmp_path: Path) -> None:
         again.close()
 
 
-def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
-    conn = connect(tmp_path / "crm.sqlite")
+def test_foreign_keys_are_enforced(crm_target: str | Path) -> None:
+    conn = connect(crm_target)
     try:
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(integrity_errors()):
             conn.execute(
                 "INSERT INTO invoices (id, customer_id, issued_on, amount, description, plan, "
                 "status) VALUES ('INV-99999', 'C999', '2026-11-01', 1.0, 'x', NULL, 'paid')"
@@ -103,8 +106,8 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         connect(path)
 
 
-def test_reset_discards_changes_and_sidecar_files(tmp_path: Path) -> None:
-    path = tmp_path / "crm.sqlite"
+def test_reset_discards_changes_and_sidecar_files(crm_target: str | Path) -> None:
+    path = crm_target
     conn = connect(path)
     request_refund(conn, "C002", "INV-10025", 29.0, "dup", idempotency_key="k", today=TODAY)
     refunds_after_write = _count(conn, "refunds")
@@ -136,13 +139,15 @@ def test_read_only_connect_never_creates_or_writes(tmp_path: Path) -> None:
         conn.close()
 
 
-def test_knowledge_base_reloads_when_its_folder_changes(tmp_path: Path) -> None:
+def test_knowledge_base_reloads_when_its_folder_changes(
+    tmp_path: Path, crm_target: str | Path
+) -> None:
     kb = tmp_path / "kb"
     kb.mkdir()
     (kb / "a.md").write_text(
         "---\nid: KB-901\ntitle: First\ndepartment: faq\ntags: [one]\n---\nIntro.\n\n1. Step.\n"
     )
-    path = tmp_path / "crm.sqlite"
+    path = crm_target
     connect(path, kb_dir=kb).close()
     (kb / "b.md").write_text(
         "---\nid: KB-902\ntitle: Second\ndepartment: faq\ntags: [two]\n---\nIntro.\n"
@@ -155,13 +160,13 @@ def test_knowledge_base_reloads_when_its_folder_changes(tmp_path: Path) -> None:
         conn.close()
 
 
-def test_status_file_is_loaded_from_the_given_path(tmp_path: Path) -> None:
+def test_status_file_is_loaded_from_the_given_path(tmp_path: Path, crm_target: str | Path) -> None:
     status = tmp_path / "status.json"
     status.write_text(
         '{"components": [{"name": "Event API", "status": "outage", "message": "down", '
         '"since": "2026-11-22T07:40:00Z"}]}'
     )
-    conn = connect(tmp_path / "crm.sqlite", status_file=status)
+    conn = connect(crm_target, status_file=status)
     try:
         rows = conn.execute("SELECT component, status FROM service_status").fetchall()
         assert [tuple(r) for r in rows] == [("Event API", "outage")]
@@ -189,8 +194,8 @@ def test_pooled_connections_are_reused_one_user_at_a_time(tmp_path: Path) -> Non
         crm_database.close_pool(path)
 
 
-def test_pooled_connection_rolls_back_what_its_user_left_open(tmp_path: Path) -> None:
-    path = tmp_path / "crm.sqlite"
+def test_pooled_connection_rolls_back_what_its_user_left_open(crm_target: str | Path) -> None:
+    path = crm_target
     try:
         with crm_database.pooled_connection(path) as conn:
             conn.execute("BEGIN")
@@ -207,12 +212,12 @@ def test_pooled_connection_rolls_back_what_its_user_left_open(tmp_path: Path) ->
 
 
 def test_pooled_connections_pick_up_knowledge_base_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, crm_target: str | Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kb = tmp_path / "kb"
     kb.mkdir()
     _kb_article(kb, "a.md", "KB-901")
-    path = tmp_path / "crm.sqlite"
+    path = crm_target
     monkeypatch.setattr(crm_database, "FIXTURE_CHECK_SECONDS", 0.0)
     try:
         with crm_database.pooled_connection(path, kb_dir=kb) as conn:
@@ -225,8 +230,10 @@ def test_pooled_connections_pick_up_knowledge_base_changes(
         crm_database.close_pool(path)
 
 
-def test_reset_closes_the_pool_so_no_connection_sees_the_old_file(tmp_path: Path) -> None:
-    path = tmp_path / "crm.sqlite"
+def test_reset_closes_the_pool_so_no_connection_sees_the_old_file(
+    crm_target: str | Path,
+) -> None:
+    path = crm_target
     try:
         with crm_database.pooled_connection(path) as conn:
             conn.execute("DELETE FROM tickets")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage.crm_database import KB_DIR, STATUS_FIXTURE, connect
+from storage.crm_types import CrmConnection
 from tools.knowledge_base import (
     build_match_query,
     get_article,
@@ -69,8 +69,9 @@ def kb_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def conn(tmp_path: Path, kb_dir: Path) -> Iterator[sqlite3.Connection]:
-    connection = connect(tmp_path / "crm.sqlite", kb_dir=kb_dir)
+def conn(crm_target: str | Path, kb_dir: Path) -> Iterator[CrmConnection]:
+    """The CRM on each database (`crm_target`), with the test articles."""
+    connection = connect(crm_target, kb_dir=kb_dir)
     yield connection
     connection.close()
 
@@ -91,7 +92,7 @@ def test_parse_article_front_matter_and_steps() -> None:
     assert csv.steps == ["Open the dashboard.", "Choose Export, then CSV."]
 
 
-def test_bad_articles_are_rejected(tmp_path: Path, conn: sqlite3.Connection) -> None:
+def test_bad_articles_are_rejected(tmp_path: Path, conn: CrmConnection) -> None:
     with pytest.raises(ValueError, match="front matter"):
         parse_article("no header here")
     with pytest.raises(ValueError, match="'id'"):
@@ -104,7 +105,7 @@ def test_bad_articles_are_rejected(tmp_path: Path, conn: sqlite3.Connection) -> 
         load_articles(conn, folder)
 
 
-def test_search_finds_articles_from_customer_wording(conn: sqlite3.Connection) -> None:
+def test_search_finds_articles_from_customer_wording(conn: CrmConnection) -> None:
     found = search_articles(conn, "My API calls keep returning 500 errors since this morning")
     assert found[0].id == "KB-101"
     assert found[0].score > 0
@@ -128,11 +129,11 @@ def test_search_finds_articles_from_customer_wording(conn: sqlite3.Connection) -
         "title:csv",
     ],
 )
-def test_search_survives_fts_syntax_in_queries(conn: sqlite3.Connection, query: str) -> None:
+def test_search_survives_fts_syntax_in_queries(conn: CrmConnection, query: str) -> None:
     assert search_articles(conn, query)[0].id == "KB-102"
 
 
-def test_queries_without_terms_return_nothing(conn: sqlite3.Connection) -> None:
+def test_queries_without_terms_return_nothing(conn: CrmConnection) -> None:
     assert search_articles(conn, "") == []
     assert search_articles(conn, "?!...") == []
     assert search_articles(conn, "how do I do it") == []
@@ -140,7 +141,7 @@ def test_queries_without_terms_return_nothing(conn: sqlite3.Connection) -> None:
     assert build_match_query('say "hi" 500') == '"say" OR "500" OR "5xx"'
 
 
-def test_get_article(conn: sqlite3.Connection) -> None:
+def test_get_article(conn: CrmConnection) -> None:
     article = get_article(conn, "kb-101")
     assert article is not None and article.title.startswith("Fixing 500")
     assert get_article(conn, "KB-999") is None
@@ -159,7 +160,7 @@ def test_project_knowledge_base_answers_the_standard_questions(tmp_path: Path) -
         conn.close()
 
 
-def test_service_status_loading_and_order(tmp_path: Path, conn: sqlite3.Connection) -> None:
+def test_service_status_loading_and_order(tmp_path: Path, conn: CrmConnection) -> None:
     status_file = tmp_path / "status.json"
     status_file.write_text(
         json.dumps(

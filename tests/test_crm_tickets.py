@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage.crm_database import connect
+from storage.crm_types import CrmConnection
 from tools.customers import UnknownCustomerError
 from tools.events import list_events
 from tools.tickets import (
@@ -22,13 +22,14 @@ from tools.tickets import (
 
 
 @pytest.fixture()
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    connection = connect(tmp_path / "crm.sqlite")
+def conn(crm_target: str | Path) -> Iterator[CrmConnection]:
+    """The CRM on each database (`crm_target`)."""
+    connection = connect(crm_target)
     yield connection
     connection.close()
 
 
-def _new(conn: sqlite3.Connection, key: str = "key-1", **overrides: str):
+def _new(conn: CrmConnection, key: str = "key-1", **overrides: str):
     fields = {
         "kind": "escalation",
         "subject": "Wants a human",
@@ -40,7 +41,7 @@ def _new(conn: sqlite3.Connection, key: str = "key-1", **overrides: str):
     return create_ticket(conn, "C001", idempotency_key=key, thread_id="thread-9", **fields)
 
 
-def test_create_ticket_opens_a_numbered_ticket(conn: sqlite3.Connection) -> None:
+def test_create_ticket_opens_a_numbered_ticket(conn: CrmConnection) -> None:
     before = count_open_tickets(conn, "C001")
     ticket = _new(conn)
     assert ticket.id.startswith("T-") and int(ticket.id[2:]) > 1000
@@ -51,7 +52,7 @@ def test_create_ticket_opens_a_numbered_ticket(conn: sqlite3.Connection) -> None
     assert kinds == ["ticket_created"]
 
 
-def test_create_ticket_is_idempotent_per_key(conn: sqlite3.Connection) -> None:
+def test_create_ticket_is_idempotent_per_key(conn: CrmConnection) -> None:
     first = _new(conn, "same")
     again = _new(conn, "same", subject="Different text")
     assert again == first
@@ -62,7 +63,7 @@ def test_create_ticket_is_idempotent_per_key(conn: sqlite3.Connection) -> None:
     assert _new(conn, "other").id != first.id
 
 
-def test_create_ticket_validates_input(conn: sqlite3.Connection) -> None:
+def test_create_ticket_validates_input(conn: CrmConnection) -> None:
     with pytest.raises(ValueError, match="priority"):
         _new(conn, priority="urgent")
     with pytest.raises(ValueError, match="kind"):
@@ -84,7 +85,7 @@ def test_create_ticket_validates_input(conn: sqlite3.Connection) -> None:
         )
 
 
-def test_list_get_and_update(conn: sqlite3.Connection) -> None:
+def test_list_get_and_update(conn: CrmConnection) -> None:
     ticket = _new(conn)
     assert get_ticket(conn, ticket.id) == ticket
     assert get_ticket(conn, ticket.id[2:]) == ticket  # bare number

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage.crm_database import connect
+from storage.crm_types import CrmConnection
 from tools import billing
 from tools.billing import Invoice
 from tools.customers import require_customer
@@ -155,18 +155,19 @@ def test_policy_rules_are_built_from_the_constants() -> None:
 
 
 @pytest.fixture()
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    connection = connect(tmp_path / "crm.sqlite")
+def conn(crm_target: str | Path) -> Iterator[CrmConnection]:
+    """The CRM on each database (`crm_target`)."""
+    connection = connect(crm_target)
     yield connection
     connection.close()
 
 
-def _refund_rows(conn: sqlite3.Connection, invoice_id: str) -> int:
+def _refund_rows(conn: CrmConnection, invoice_id: str) -> int:
     row = conn.execute("SELECT COUNT(*) FROM refunds WHERE invoice_id = ?", (invoice_id,))
     return int(row.fetchone()[0])
 
 
-def test_duplicate_charge_is_refunded_once(conn: sqlite3.Connection) -> None:
+def test_duplicate_charge_is_refunded_once(conn: CrmConnection) -> None:
     (dup,) = billing.find_duplicate_charges(conn, "C002")
     result = request_refund(
         conn, "C002", dup.duplicate_invoice_id, 29.0, "", idempotency_key="a", today=TODAY
@@ -186,7 +187,7 @@ def test_duplicate_charge_is_refunded_once(conn: sqlite3.Connection) -> None:
 
 
 def test_same_idempotency_key_returns_first_result_and_writes_nothing(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
 ) -> None:
     first = request_refund(conn, "C002", "INV-10025", 29.0, "", idempotency_key="k", today=TODAY)
     events = len(list_events(conn, customer_id="C002"))
@@ -196,7 +197,7 @@ def test_same_idempotency_key_returns_first_result_and_writes_nothing(
     assert len(list_events(conn, customer_id="C002")) == events
 
 
-def test_large_charge_opens_a_manager_approval_ticket(conn: sqlite3.Connection) -> None:
+def test_large_charge_opens_a_manager_approval_ticket(conn: CrmConnection) -> None:
     (big,) = billing.find_invoices(conn, "C004", amount=750.0)
     result = request_refund(
         conn, "C004", big.id, 750.0, "Onboarding never happened", idempotency_key="m", today=TODAY
@@ -216,7 +217,7 @@ def test_large_charge_opens_a_manager_approval_ticket(conn: sqlite3.Connection) 
     assert count[0] == 1
 
 
-def test_old_add_on_charge_needs_manager(conn: sqlite3.Connection) -> None:
+def test_old_add_on_charge_needs_manager(conn: CrmConnection) -> None:
     (march,) = billing.find_invoices(conn, "C003", amount=49.99, date="2026-03-01")
     result = request_refund(
         conn, "C003", march.id, 49.99, "Never used it", idempotency_key="o", today=TODAY
@@ -226,7 +227,7 @@ def test_old_add_on_charge_needs_manager(conn: sqlite3.Connection) -> None:
 
 
 def test_recent_small_charge_is_approved_and_mid_size_needs_reason(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
 ) -> None:
     latest = billing.list_invoices(conn, "C001", limit=1)[0]
     small = request_refund(conn, "C001", latest.id, 99.0, "", idempotency_key="s", today=TODAY)
@@ -241,7 +242,7 @@ def test_recent_small_charge_is_approved_and_mid_size_needs_reason(
     assert given.outcome == "approved" and _refund_rows(conn, mid.id) == 1
 
 
-def test_another_customers_invoice_is_rejected_as_not_found(conn: sqlite3.Connection) -> None:
+def test_another_customers_invoice_is_rejected_as_not_found(conn: CrmConnection) -> None:
     (big,) = billing.find_invoices(conn, "C004", amount=750.0)
     result = request_refund(conn, "C001", big.id, 10.0, "x", idempotency_key="x", today=TODAY)
     assert result.outcome == "rejected"
@@ -249,13 +250,13 @@ def test_another_customers_invoice_is_rejected_as_not_found(conn: sqlite3.Connec
     assert _refund_rows(conn, big.id) == 0
 
 
-def test_failed_invoice_cannot_be_refunded(conn: sqlite3.Connection) -> None:
+def test_failed_invoice_cannot_be_refunded(conn: CrmConnection) -> None:
     failed = billing.list_invoices(conn, "C005", status="failed")[0]
     result = request_refund(conn, "C005", failed.id, 29.0, "x", idempotency_key="f", today=TODAY)
     assert result.outcome == "rejected" and _refund_rows(conn, failed.id) == 0
 
 
-def test_refund_requests_are_audited(conn: sqlite3.Connection) -> None:
+def test_refund_requests_are_audited(conn: CrmConnection) -> None:
     request_refund(
         conn, "C002", "INV-10025", 29.0, "", idempotency_key="e", today=TODAY, thread_id="t-1"
     )
@@ -300,7 +301,7 @@ def test_compare_plans() -> None:
     assert compare_plans("pro", "Professional").direction == "same"
 
 
-def test_offer_within_caps_is_not_clamped(conn: sqlite3.Connection) -> None:
+def test_offer_within_caps_is_not_clamped(conn: CrmConnection) -> None:
     customer = require_customer(conn, "C001")
     offer = make_offer(customer, "Enterprise", 10, 14)
     assert (offer.discount_pct, offer.trial_days, offer.clamped) == (10.0, 14, False)
@@ -315,7 +316,7 @@ def test_offer_within_caps_is_not_clamped(conn: sqlite3.Connection) -> None:
     [(45, 14, (30.0, 14)), (10, 60, (10.0, 30)), (30.5, 31, (30.0, 30)), (-5, -1, (0.0, 0))],
 )
 def test_offer_is_clamped_to_the_caps(
-    conn: sqlite3.Connection, discount: float, trial: int, expected: tuple[float, int]
+    conn: CrmConnection, discount: float, trial: int, expected: tuple[float, int]
 ) -> None:
     offer = make_offer(require_customer(conn, "C001"), "enterprise", discount, trial)
     assert (offer.discount_pct, offer.trial_days) == expected
@@ -323,12 +324,12 @@ def test_offer_is_clamped_to_the_caps(
     assert (offer.requested_discount_pct, offer.requested_trial_days) == (discount, trial)
 
 
-def test_offer_for_a_downgrade_is_refused(conn: sqlite3.Connection) -> None:
+def test_offer_for_a_downgrade_is_refused(conn: CrmConnection) -> None:
     with pytest.raises(ValueError, match="downgrade"):
         make_offer(require_customer(conn, "C001"), "Starter", 10, 0)
 
 
-def test_upgrade_changes_plan_now_and_is_idempotent(conn: sqlite3.Connection) -> None:
+def test_upgrade_changes_plan_now_and_is_idempotent(conn: CrmConnection) -> None:
     change = change_plan(conn, "C001", "enterprise", idempotency_key="u", today=TODAY)
     assert (change.from_plan, change.to_plan, change.monthly_difference) == (
         "Professional",
@@ -348,14 +349,14 @@ def test_upgrade_changes_plan_now_and_is_idempotent(conn: sqlite3.Connection) ->
         change_plan(conn, "C001", "Enterprise", idempotency_key="u2", today=TODAY)
 
 
-def test_upgrade_discount_is_clamped_when_recorded(conn: sqlite3.Connection) -> None:
+def test_upgrade_discount_is_clamped_when_recorded(conn: CrmConnection) -> None:
     change = change_plan(
         conn, "C002", "pro", idempotency_key="d", discount_pct=80, trial_days=90, today=TODAY
     )
     assert (change.discount_pct, change.trial_days) == (30.0, 30)
 
 
-def test_downgrade_waits_for_renewal(conn: sqlite3.Connection) -> None:
+def test_downgrade_waits_for_renewal(conn: CrmConnection) -> None:
     change = change_plan(conn, "C006", "Starter", idempotency_key="dn", today=TODAY)
     assert change.effective_on == "2026-12-01"
     assert change.effective == "at renewal on 2026-12-01"

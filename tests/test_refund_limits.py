@@ -148,9 +148,9 @@ def test_a_pending_request_counts_toward_the_next_one(desk, data_dir: Path) -> N
     assert len(_approval_tickets(data_dir)) == 2
 
 
-def test_customer_window_adds_up_refunds_on_every_invoice(tmp_path: Path) -> None:
+def test_customer_window_adds_up_refunds_on_every_invoice(crm_target: str | Path) -> None:
     today = date(2026, 11, 22)
-    conn = crm_database.connect(tmp_path / "crm.sqlite")
+    conn = crm_database.connect(crm_target)
     try:
         first = request_refund(
             conn, "C004", "INV-10059", 450.0, "unused", idempotency_key="a", today=today
@@ -167,8 +167,8 @@ def test_customer_window_adds_up_refunds_on_every_invoice(tmp_path: Path) -> Non
     assert (exposure.window_refunded, exposure.window_pending) == (450.0, 99.0)
 
 
-def test_refunds_older_than_the_window_do_not_count(tmp_path: Path) -> None:
-    conn = crm_database.connect(tmp_path / "crm.sqlite")
+def test_refunds_older_than_the_window_do_not_count(crm_target: str | Path) -> None:
+    conn = crm_database.connect(crm_target)
     try:
         request_refund(
             conn,

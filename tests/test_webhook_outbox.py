@@ -4,7 +4,6 @@ URL validation; API keys stored hashed."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from app.server.delivery import WebhookWorker
 from app.server.settings import ServerSettings
 from storage import crm_database
+from storage.crm_types import CrmConnection
 from tools.api_keys import create_key, list_keys, revoke_key, verify_key
 from tools.events import record_event
 from tools.webhooks import (
@@ -29,13 +29,14 @@ from tools.webhooks import (
 
 
 @pytest.fixture
-def crm(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    conn = crm_database.connect(tmp_path / "crm.sqlite")
+def crm(crm_target: str | Path) -> Iterator[CrmConnection]:
+    """The CRM on each database (`crm_target`)."""
+    conn = crm_database.connect(crm_target)
     yield conn
     conn.close()
 
 
-def test_an_event_is_written_to_the_outbox_only_with_its_change(crm: sqlite3.Connection) -> None:
+def test_an_event_is_written_to_the_outbox_only_with_its_change(crm: CrmConnection) -> None:
     add_subscription(crm, "http://127.0.0.1:9/a", ["plan.changed"], allow_private=True)
     add_subscription(crm, "http://127.0.0.1:9/b", [], allow_private=True)
     with pytest.raises(RuntimeError), crm_database.transaction(crm):
@@ -82,7 +83,7 @@ def test_an_event_is_written_to_the_outbox_only_with_its_change(crm: sqlite3.Con
     ],
 )
 def test_conversation_events_map_to_webhook_events(
-    crm: sqlite3.Connection, kind: str, payload: dict, expected: str | None
+    crm: CrmConnection, kind: str, payload: dict, expected: str | None
 ) -> None:
     add_subscription(crm, "http://127.0.0.1:9/all", [], allow_private=True)
     with crm_database.transaction(crm):
@@ -90,7 +91,7 @@ def test_conversation_events_map_to_webhook_events(
     assert [r.event_type for r in list_outbox(crm)] == ([expected] if expected else [])
 
 
-def test_claims_are_leased_and_retried_with_backoff_until_dead(crm: sqlite3.Connection) -> None:
+def test_claims_are_leased_and_retried_with_backoff_until_dead(crm: CrmConnection) -> None:
     add_subscription(crm, "http://127.0.0.1:9/a", [], allow_private=True)
     with crm_database.transaction(crm):
         record_event(crm, kind="plan_changed", customer_id="C001", payload={})
@@ -122,7 +123,7 @@ def test_claims_are_leased_and_retried_with_backoff_until_dead(crm: sqlite3.Conn
     assert status == "dead" and list_outbox(crm, status="dead")[0].attempts == 2
 
 
-def test_an_expired_lease_is_claimed_again(crm: sqlite3.Connection) -> None:
+def test_an_expired_lease_is_claimed_again(crm: CrmConnection) -> None:
     add_subscription(crm, "http://127.0.0.1:9/a", [], allow_private=True)
     with crm_database.transaction(crm):
         record_event(crm, kind="plan_changed", customer_id="C001", payload={})
@@ -147,7 +148,7 @@ def test_private_and_non_http_urls_are_refused(url: str) -> None:
         validate_url(url, allow_private=False)
 
 
-def test_api_keys_are_stored_hashed_and_revocable(crm: sqlite3.Connection) -> None:
+def test_api_keys_are_stored_hashed_and_revocable(crm: CrmConnection) -> None:
     key = create_key(crm, role="agent", name="Priya")
     stored = crm.execute("SELECT key_hash FROM api_keys").fetchone()[0]
     assert key.key not in stored and key.key.startswith("ssk_")
@@ -160,9 +161,10 @@ def test_api_keys_are_stored_hashed_and_revocable(crm: sqlite3.Connection) -> No
 
 
 def test_delivery_checks_the_address_again_before_sending(
-    crm: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(ALLOW_PRIVATE_ENV, raising=False)
+    crm = crm_database.connect(tmp_path / "crm.sqlite")  # the worker's CRM file
     add_subscription(crm, "http://127.0.0.1:9/a", [], allow_private=True)
     with crm_database.transaction(crm):
         record_event(crm, kind="plan_changed", customer_id="C001", payload={})
@@ -177,3 +179,4 @@ def test_delivery_checks_the_address_again_before_sending(
     row = list_outbox(crm)[0]
     assert row.status == "pending" and row.attempts == 1
     assert row.last_error is not None and "InvalidWebhookError" in row.last_error
+    crm.close()

@@ -1,1 +1,2 @@
-"""CRM data layer (SQLite), business policy and the LangChain tools the agents call."""
+"""CRM data layer (SQLite or PostgreSQL, through `storage`), business policy and the LangChain tools
+the agents call."""

@@ -18,7 +18,6 @@ Definitions (a *conversation* is a thread with at least one customer turn in the
 from __future__ import annotations
 
 import json
-import sqlite3
 import statistics
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from graph.registry import DEPARTMENTS
+from storage.crm_types import CrmConnection
 from tools.events import TURN_EVENT
 
 
@@ -83,7 +83,7 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _events(conn: sqlite3.Connection, since: str, until: str) -> list[dict[str, Any]]:
+def _events(conn: CrmConnection, since: str, until: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT thread_id, kind, payload, created_at FROM conversation_events "
         "WHERE created_at >= ? AND created_at < ? ORDER BY id",
@@ -171,7 +171,7 @@ def _refund_figures(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def compute_analytics(
-    conn: sqlite3.Connection, *, since: datetime, until: datetime | None = None
+    conn: CrmConnection, *, since: datetime, until: datetime | None = None
 ) -> Analytics:
     """Figures over events created in [since, until) (until defaults to now).
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from typing import Literal
 
 from pydantic import BaseModel
 
 from storage.crm_database import transaction, utc_now
+from storage.crm_types import CrmConnection, CrmRow
 
 KeyRole = Literal["backend", "agent", "admin"]
 """`backend`: the SaaS backend, mints customer tokens; `agent`: the support team (inbox,
@@ -50,7 +50,7 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(conn: sqlite3.Connection, *, role: str, name: str) -> NewApiKey:
+def create_key(conn: CrmConnection, *, role: str, name: str) -> NewApiKey:
     """Create an API key and return it with its secret (shown once).
 
     Raises:
@@ -71,7 +71,7 @@ def create_key(conn: sqlite3.Connection, *, role: str, name: str) -> NewApiKey:
     return NewApiKey(id=key_id, name=name.strip(), role=role, created_at=now, key=key)  # type: ignore[arg-type]
 
 
-def _load(row: sqlite3.Row) -> ApiKey:
+def _load(row: CrmRow) -> ApiKey:
     return ApiKey(
         id=row["id"],
         name=row["name"],
@@ -81,13 +81,13 @@ def _load(row: sqlite3.Row) -> ApiKey:
     )
 
 
-def list_keys(conn: sqlite3.Connection) -> list[ApiKey]:
+def list_keys(conn: CrmConnection) -> list[ApiKey]:
     """Every key, oldest first, revoked ones included (with `revoked_at`)."""
     rows = conn.execute("SELECT * FROM api_keys ORDER BY created_at, id").fetchall()
     return [_load(row) for row in rows]
 
 
-def revoke_key(conn: sqlite3.Connection, key_id: str) -> ApiKey:
+def revoke_key(conn: CrmConnection, key_id: str) -> ApiKey:
     """Revoke a key; it stops working at once. Revoking twice keeps the first time.
 
     Raises:
@@ -104,7 +104,7 @@ def revoke_key(conn: sqlite3.Connection, key_id: str) -> ApiKey:
     return _load(row)
 
 
-def verify_key(conn: sqlite3.Connection, key: str) -> ApiKey | None:
+def verify_key(conn: CrmConnection, key: str) -> ApiKey | None:
     """The active key matching the secret `key`, or None (unknown or revoked)."""
     if not key.startswith(KEY_PREFIX):
         return None

@@ -8,11 +8,12 @@ records).
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from storage.crm_types import CrmConnection, CrmRow
 
 INVOICE_STATUSES = ("paid", "failed", "open", "void")
 """Valid `invoices.status` values."""
@@ -93,13 +94,13 @@ _SELECT_INVOICE = (
 )
 
 
-def _invoice(row: sqlite3.Row) -> Invoice:
+def _invoice(row: CrmRow) -> Invoice:
     data = dict(row)
     data["refunded"] = round(float(data["refunded"]), 2)
     return Invoice.model_validate(data)
 
 
-def get_invoice(conn: sqlite3.Connection, customer_id: str, invoice_id: str) -> Invoice | None:
+def get_invoice(conn: CrmConnection, customer_id: str, invoice_id: str) -> Invoice | None:
     """Return `customer_id`'s invoice `invoice_id`, or `None` if it is not on that account."""
     row = conn.execute(
         f"{_SELECT_INVOICE} WHERE i.customer_id = ? AND i.id = ?",
@@ -109,7 +110,7 @@ def get_invoice(conn: sqlite3.Connection, customer_id: str, invoice_id: str) -> 
 
 
 def list_invoices(
-    conn: sqlite3.Connection, customer_id: str, limit: int = 5, status: str | None = None
+    conn: CrmConnection, customer_id: str, limit: int = 5, status: str | None = None
 ) -> list[Invoice]:
     """Return `customer_id`'s newest invoices first, at most `limit`.
 
@@ -156,7 +157,7 @@ def _date_clause(text: str) -> tuple[str, list[Any]]:
 
 
 def find_invoices(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     amount: float | None = None,
     date: str | None = None,
@@ -198,7 +199,7 @@ def find_invoices(
 
 
 def list_payments(
-    conn: sqlite3.Connection, customer_id: str, limit: int = 10, failed_only: bool = False
+    conn: CrmConnection, customer_id: str, limit: int = 10, failed_only: bool = False
 ) -> list[Payment]:
     """Return `customer_id`'s payment attempts, newest first, at most `limit`.
 
@@ -216,7 +217,7 @@ def list_payments(
     return [Payment.model_validate(dict(row)) for row in rows]
 
 
-def find_duplicate_charges(conn: sqlite3.Connection, customer_id: str) -> list[DuplicateCharge]:
+def find_duplicate_charges(conn: CrmConnection, customer_id: str) -> list[DuplicateCharge]:
     """Return `customer_id`'s duplicate charges that have not been refunded yet.
 
     A duplicate is a pair of PAID invoices with the same amount (to the cent) and the same

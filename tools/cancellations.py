@@ -7,12 +7,12 @@ The customer keeps the plan until the renewal date; nothing is billed after it.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 
 from pydantic import BaseModel, Field
 
 from storage.crm_database import transaction, utc_now
+from storage.crm_types import CrmConnection
 from tools import plans
 from tools.events import record_event
 
@@ -26,7 +26,7 @@ class Cancellation(BaseModel):
     created_at: str
 
 
-def cancellation_terms(conn: sqlite3.Connection, customer_id: str, today: date) -> Cancellation:
+def cancellation_terms(conn: CrmConnection, customer_id: str, today: date) -> Cancellation:
     """What cancelling now would mean: the plan, and the date it ends (the renewal date).
 
     Raises:
@@ -48,7 +48,7 @@ def cancellation_terms(conn: sqlite3.Connection, customer_id: str, today: date) 
 
 
 def cancel_subscription(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     *,
     today: date,

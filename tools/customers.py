@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from pydantic import BaseModel, Field
+
+from storage.crm_types import CrmConnection, CrmRow
 
 
 class UnknownCustomerError(ValueError):
@@ -45,7 +46,7 @@ def _parse_list(text: str | None) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def customer_from_row(row: sqlite3.Row) -> Customer:
+def customer_from_row(row: CrmRow) -> Customer:
     """Build a `Customer` from a `customers` row (tags/addons as JSON or comma text)."""
     data = dict(row)
     data["tags"] = _parse_list(data.get("tags"))
@@ -58,7 +59,7 @@ def normalise_customer_id(customer_id: str) -> str:
     return customer_id.strip().upper()
 
 
-def get_customer(conn: sqlite3.Connection, customer_id: str) -> Customer | None:
+def get_customer(conn: CrmConnection, customer_id: str) -> Customer | None:
     """Return the customer with ID `customer_id` (case-insensitive), or `None` if absent."""
     row = conn.execute(
         "SELECT * FROM customers WHERE id = ?", (normalise_customer_id(customer_id),)
@@ -66,7 +67,7 @@ def get_customer(conn: sqlite3.Connection, customer_id: str) -> Customer | None:
     return None if row is None else customer_from_row(row)
 
 
-def require_customer(conn: sqlite3.Connection, customer_id: str) -> Customer:
+def require_customer(conn: CrmConnection, customer_id: str) -> Customer:
     """Return the customer with ID `customer_id`.
 
     Raises:
@@ -81,12 +82,12 @@ def require_customer(conn: sqlite3.Connection, customer_id: str) -> Customer:
     return customer
 
 
-def list_customer_ids(conn: sqlite3.Connection) -> list[str]:
+def list_customer_ids(conn: CrmConnection) -> list[str]:
     """Return every customer ID in ascending order."""
     return [str(row[0]) for row in conn.execute("SELECT id FROM customers ORDER BY id")]
 
 
-def customer_exists(conn: sqlite3.Connection, customer_id: str) -> bool:
+def customer_exists(conn: CrmConnection, customer_id: str) -> bool:
     """Return True when `customer_id` names a customer (works on read-only connections)."""
     row = conn.execute(
         "SELECT 1 FROM customers WHERE id = ?", (normalise_customer_id(customer_id),)

@@ -9,7 +9,6 @@ run of the graph, from which analytics are computed (`tools.analytics`).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ from pydantic import BaseModel
 from graph.registry import DEPARTMENTS
 from storage import crm_database
 from storage.crm_database import utc_now
+from storage.crm_types import CrmConnection
 from tools.webhooks import enqueue_event
 
 TURN_EVENT = "turn_completed"
@@ -39,7 +39,7 @@ class ConversationEvent(BaseModel):
 
 
 def record_event(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     *,
     kind: str,
     customer_id: str | None,
@@ -57,20 +57,20 @@ def record_event(
     Events that map to webhook events also get their outbox rows, on the same connection:
     call it inside the transaction of the change (as the CRM modules do).
     """
-    cursor = conn.execute(
+    event_id = conn.execute(
         "INSERT INTO conversation_events (thread_id, customer_id, kind, payload, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?) RETURNING id",
         (thread_id, customer_id, kind, json.dumps(payload or {}, default=str), utc_now()),
-    )
+    ).fetchone()[0]
     for event_type, data in webhook_events_for(conn, kind, payload or {}):
         enqueue_event(
             conn, event_type, {"customer_id": customer_id, "thread_id": thread_id, **data}
         )
-    return int(cursor.lastrowid or 0)
+    return int(event_id)
 
 
 def webhook_events_for(
-    conn: sqlite3.Connection, kind: str, payload: dict[str, Any]
+    conn: CrmConnection, kind: str, payload: dict[str, Any]
 ) -> list[tuple[str, dict[str, Any]]]:
     """The webhook events (type, data) a conversation event stands for, if any.
 
@@ -193,7 +193,7 @@ def record_turn_event(
 
 
 def list_events(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     *,
     thread_id: str | None = None,
     customer_id: str | None = None,

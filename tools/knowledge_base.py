@@ -1,4 +1,4 @@
-"""Knowledge-base articles: Markdown loader and FTS5 search.
+"""Knowledge-base articles: Markdown loader and search.
 
 Article files are Markdown with a front-matter header between `---` lines::
 
@@ -14,19 +14,19 @@ Article files are Markdown with a front-matter header between `---` lines::
     2. Second step.
 
 Search ranks articles with scikit-learn TF-IDF (`tools.kb_ranking`) and returns only those
-above a relevance threshold. The FTS5 table is still filled for operators' ad-hoc queries;
-`build_match_query` turns free text into a safe FTS5 expression of quoted terms.
+above a relevance threshold. `build_match_query` turns free text into a safe SQLite FTS5
+expression of quoted terms; the ranking does not use it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from storage.crm_types import CrmConnection, CrmRow
 from tools.kb_ranking import RELEVANCE_THRESHOLD, RankedIndex, relevant
 
 _STEP = re.compile(r"^\s*(\d+)[.)]\s+(.*\S)\s*$")
@@ -139,7 +139,7 @@ def parse_article(text: str, *, source: str = "<text>") -> Article:
     )
 
 
-def load_articles(conn: sqlite3.Connection, folder: str | Path) -> int:
+def load_articles(conn: CrmConnection, folder: str | Path) -> int:
     """Replace the knowledge base with the `*.md` articles in `folder`; return how many.
 
     A missing folder loads nothing (and empties the knowledge base). Runs inside the
@@ -157,7 +157,6 @@ def load_articles(conn: sqlite3.Connection, folder: str | Path) -> int:
             raise ValueError(f"Duplicate knowledge-base article ID {article.id}")
         seen.add(article.id)
     conn.execute("DELETE FROM kb_articles")
-    conn.execute("DELETE FROM kb_fts")
     for article in articles:
         conn.execute(
             "INSERT INTO kb_articles (id, title, department, tags, body, steps) "
@@ -170,10 +169,6 @@ def load_articles(conn: sqlite3.Connection, folder: str | Path) -> int:
                 article.body,
                 json.dumps(article.steps),
             ),
-        )
-        conn.execute(
-            "INSERT INTO kb_fts (id, title, tags, body) VALUES (?, ?, ?, ?)",
-            (article.id, article.title, " ".join(article.tags), article.body),
         )
     return len(articles)
 
@@ -209,7 +204,7 @@ def build_match_query(text: str) -> str | None:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
-def _article(row: sqlite3.Row, score: float = 0.0) -> Article:
+def _article(row: CrmRow, score: float = 0.0) -> Article:
     return Article(
         id=row["id"],
         title=row["title"],
@@ -236,7 +231,7 @@ def _index_for(articles: list[Article]) -> RankedIndex:
 
 
 def search_articles(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     query: str,
     limit: int = 3,
     department: str | None = None,
@@ -274,7 +269,7 @@ def search_articles(
     return found
 
 
-def get_article(conn: sqlite3.Connection, article_id: str) -> Article | None:
+def get_article(conn: CrmConnection, article_id: str) -> Article | None:
     """Return the article with ID `article_id` (case-insensitive), or None."""
     row = conn.execute(
         "SELECT * FROM kb_articles WHERE id = ?", (article_id.strip().upper(),)
@@ -282,6 +277,6 @@ def get_article(conn: sqlite3.Connection, article_id: str) -> Article | None:
     return None if row is None else _article(row)
 
 
-def list_articles(conn: sqlite3.Connection) -> list[Article]:
+def list_articles(conn: CrmConnection) -> list[Article]:
     """Return every article ordered by ID."""
     return [_article(row) for row in conn.execute("SELECT * FROM kb_articles ORDER BY id")]

@@ -11,12 +11,12 @@ Caps come from docs/architecture.md "Upgrade offers" and are applied by `tools.p
 from __future__ import annotations
 
 import calendar
-import sqlite3
 from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
 
 from storage.crm_database import transaction, utc_now
+from storage.crm_types import CrmConnection, CrmRow
 from tools import plans
 from tools.customers import Customer
 
@@ -60,7 +60,7 @@ class StoredOffer(BaseModel):
         )
 
 
-def _from_row(row: sqlite3.Row) -> StoredOffer:
+def _from_row(row: CrmRow) -> StoredOffer:
     price = round(row["list_price"] * (1 - row["discount_pct"] / 100), 2)
     return StoredOffer(
         **{k: v for k, v in dict(row).items() if k in StoredOffer.model_fields},
@@ -69,7 +69,7 @@ def _from_row(row: sqlite3.Row) -> StoredOffer:
 
 
 def create_offer(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer: Customer,
     target: str,
     *,
@@ -125,7 +125,7 @@ def create_offer(
     return _from_row(row), priced
 
 
-def get_offer(conn: sqlite3.Connection, customer_id: str, offer_id: str) -> StoredOffer:
+def get_offer(conn: CrmConnection, customer_id: str, offer_id: str) -> StoredOffer:
     """Return offer `offer_id` of `customer_id`.
 
     Raises:
@@ -140,7 +140,7 @@ def get_offer(conn: sqlite3.Connection, customer_id: str, offer_id: str) -> Stor
 
 
 def accept_offer(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     offer_id: str,
     *,
@@ -207,7 +207,7 @@ def _add_month(day: date) -> date:
     )
 
 
-def upcoming_invoice(conn: sqlite3.Connection, customer_id: str, today: date) -> UpcomingInvoice:
+def upcoming_invoice(conn: CrmConnection, customer_id: str, today: date) -> UpcomingInvoice:
     """Price the next invoice of `customer_id`'s live subscription.
 
     The plan's list price, less the accepted offer's discount while fewer invoices of that

@@ -7,12 +7,12 @@ and at most a 30-day trial. Offers above the caps are clamped, never refused.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
 
 from storage.crm_database import transaction, utc_now
+from storage.crm_types import CrmConnection, CrmRow
 from tools.customers import Customer, require_customer
 from tools.events import record_event
 from tools.plan_comparison import (
@@ -133,7 +133,7 @@ class PlanChange(BaseModel):
     created_at: str
 
 
-def _renews_on(conn: sqlite3.Connection, customer_id: str, today: date) -> date:
+def _renews_on(conn: CrmConnection, customer_id: str, today: date) -> date:
     row = conn.execute(
         "SELECT renews_on FROM subscriptions WHERE customer_id = ? "
         "AND status IN ('active', 'past_due', 'trialing') ORDER BY id DESC LIMIT 1",
@@ -145,7 +145,7 @@ def _renews_on(conn: sqlite3.Connection, customer_id: str, today: date) -> date:
     return first_next
 
 
-def _from_row(row: sqlite3.Row, today: date) -> PlanChange:
+def _from_row(row: CrmRow, today: date) -> PlanChange:
     effective_on = row["effective_on"]
     immediate = effective_on <= today.isoformat()
     return PlanChange(
@@ -162,7 +162,7 @@ def _from_row(row: sqlite3.Row, today: date) -> PlanChange:
 
 
 def change_plan(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     target: str,
     *,
@@ -220,7 +220,7 @@ def change_plan(
 
 
 def _insert_change(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     comparison: PlanComparison,
     discount: float,
@@ -248,7 +248,7 @@ def _insert_change(
 
 
 def _record_change_event(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     thread_id: str | None,
     comparison: PlanComparison,
@@ -273,7 +273,7 @@ def _record_change_event(
 
 
 def _apply_upgrade(
-    conn: sqlite3.Connection, customer: Customer, comparison: PlanComparison, day: date
+    conn: CrmConnection, customer: Customer, comparison: PlanComparison, day: date
 ) -> None:
     new_mrr = round(customer.mrr + comparison.monthly_difference, 2)
     conn.execute(
@@ -303,7 +303,7 @@ class Subscription(BaseModel):
     renews_on: str | None
 
 
-def current_subscription(conn: sqlite3.Connection, customer_id: str) -> Subscription | None:
+def current_subscription(conn: CrmConnection, customer_id: str) -> Subscription | None:
     """Return `customer_id`'s live subscription (active, past_due or trialing), or None."""
     row = conn.execute(
         "SELECT plan, status, billing_cycle, started_at, renews_on FROM subscriptions "

@@ -8,10 +8,10 @@ customer says yes (docs/architecture.md "Confirmation before writes").
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from storage.crm_types import CrmConnection
 from tools import billing
 from tools.confirmations import NotConfirmedError, confirmed_action
 
@@ -27,7 +27,7 @@ def invoice_key(invoice_id: str) -> str:
 
 
 def charge_clearly_named(
-    conn: sqlite3.Connection, customer_id: str, state: Mapping[str, Any], invoice_id: str
+    conn: CrmConnection, customer_id: str, state: Mapping[str, Any], invoice_id: str
 ) -> bool:
     """Tell whether the customer clearly named invoice `invoice_id` for a refund.
 
@@ -71,7 +71,7 @@ def refund_confirmed(state: Mapping[str, Any], invoice_id: str, amount: float) -
 
 
 def refund_proposal(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     state: Mapping[str, Any],
     invoice_id: str,

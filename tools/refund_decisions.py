@@ -8,9 +8,8 @@ the result is kept under its idempotency key in the one store of `tools.tool_req
 
 from __future__ import annotations
 
-import sqlite3
-
 from storage.crm_database import transaction, utc_now
+from storage.crm_types import CrmConnection
 from tools.billing import Invoice, cents, get_invoice
 from tools.customers import require_customer
 from tools.events import record_event
@@ -20,7 +19,7 @@ from tools.tickets import normalise_ticket_id, set_ticket_status
 from tools.tool_requests import store_response
 
 
-def close_pending_approval(conn: sqlite3.Connection, ticket_id: str, status: str) -> None:
+def close_pending_approval(conn: CrmConnection, ticket_id: str, status: str) -> None:
     """Mark the pending request of approval ticket `ticket_id` as `approved`, `denied` or
     `closed` (inside the caller's transaction), so it stops counting as pending."""
     conn.execute(
@@ -31,7 +30,7 @@ def close_pending_approval(conn: sqlite3.Connection, ticket_id: str, status: str
 
 
 def _pay_approved(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     invoice: Invoice,
     result: RefundResult,
     reason: str,
@@ -59,7 +58,7 @@ def _pay_approved(
 
 
 def _record_decision(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     result: RefundResult,
     customer_id: str,
     decided_by: str,
@@ -87,7 +86,7 @@ def _record_decision(
 
 
 def decide_manager_approval(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     *,
     ticket_id: str,

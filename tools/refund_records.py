@@ -3,11 +3,10 @@ managers' decisions (`tools.refund_decisions`) write and return."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from pydantic import BaseModel, Field
 
 from storage.crm_database import utc_now
+from storage.crm_types import CrmConnection
 from tools.billing import Invoice
 from tools.refund_policy import PROCESSING_DAYS, RefundOutcome
 from tools.tool_requests import stored_response
@@ -45,20 +44,20 @@ class Refund(BaseModel):
     created_at: str
 
 
-def stored_refund_result(conn: sqlite3.Connection, key: str) -> RefundResult | None:
+def stored_refund_result(conn: CrmConnection, key: str) -> RefundResult | None:
     """The `RefundResult` recorded under idempotency `key`, or None when it never ran."""
     text = stored_response(conn, key)
     return None if text is None else RefundResult.model_validate_json(text)
 
 
-def _next_refund_id(conn: sqlite3.Connection) -> str:
+def _next_refund_id(conn: CrmConnection) -> str:
     row = conn.execute("SELECT MAX(CAST(substr(id, 4) AS INTEGER)) FROM refunds").fetchone()
     number = FIRST_REFUND_NUMBER if row[0] is None else int(row[0]) + 1
     return f"RF-{number}"
 
 
 def insert_refund(
-    conn: sqlite3.Connection, invoice: Invoice, amount: float, reason: str, key: str
+    conn: CrmConnection, invoice: Invoice, amount: float, reason: str, key: str
 ) -> str:
     """Write one approved refund of `amount` dollars on `invoice` inside the caller's
     transaction, under idempotency `key`; return its ID (`RF-...`)."""

@@ -11,10 +11,10 @@ threads or processes are added up one after another and cannot split around a th
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, timedelta
 
 from storage.crm_database import transaction, utc_now
+from storage.crm_types import CrmConnection
 from tools.billing import Invoice, find_duplicate_charges, get_invoice
 from tools.customers import require_customer
 from tools.events import record_event
@@ -67,12 +67,12 @@ __all__ = [
 ]
 
 
-def _dollars(conn: sqlite3.Connection, sql: str, *params: object) -> float:
+def _dollars(conn: CrmConnection, sql: str, *params: object) -> float:
     return round(float(conn.execute(sql, params).fetchone()[0] or 0.0), 2)
 
 
 def refund_exposure(
-    conn: sqlite3.Connection, customer_id: str, invoice_id: str, today: date
+    conn: CrmConnection, customer_id: str, invoice_id: str, today: date
 ) -> RefundExposure:
     """What already counts toward the refund thresholds for a new request, in dollars.
 
@@ -99,7 +99,7 @@ def refund_exposure(
 
 
 def request_refund(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     invoice_id: str,
     amount: float,
@@ -145,7 +145,7 @@ def request_refund(
 
 
 def _evaluate(
-    conn: sqlite3.Connection, invoice: Invoice, amount: float, reason: str, today: date
+    conn: CrmConnection, invoice: Invoice, amount: float, reason: str, today: date
 ) -> tuple[RefundDecision, RefundExposure]:
     """The policy's decision on a request for `invoice`, and the totals it counted."""
     duplicates = find_duplicate_charges(conn, invoice.customer_id)
@@ -166,7 +166,7 @@ def _evaluate(
 
 
 def _decide_and_record(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     invoice_id: str,
     amount: float,
@@ -204,7 +204,7 @@ def _decide_and_record(
 
 
 def _open_approval(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     invoice: Invoice,
     amount: float,
     reason: str,
@@ -239,7 +239,7 @@ def _open_approval(
     return ticket_id
 
 
-def list_refunds(conn: sqlite3.Connection, customer_id: str) -> list[Refund]:
+def list_refunds(conn: CrmConnection, customer_id: str) -> list[Refund]:
     """Return `customer_id`'s refunds, newest first."""
     rows = conn.execute(
         "SELECT id, invoice_id, customer_id, amount, reason, status, created_at FROM refunds "

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 
 from storage.crm_database import CRM_FIXTURE, KB_DIR, STATUS_FIXTURE, transaction, utc_now
+from storage.crm_types import CrmConnection
 from tools.knowledge_base import load_articles
 from tools.service_status import load_status
 
@@ -41,12 +41,12 @@ def _kb_fingerprint(kb_dir: Path) -> str:
     return "|".join(parts)
 
 
-def _stored_fingerprint(conn: sqlite3.Connection, name: str) -> str | None:
+def _stored_fingerprint(conn: CrmConnection, name: str) -> str | None:
     row = conn.execute("SELECT fingerprint FROM fixture_state WHERE name = ?", (name,)).fetchone()
     return None if row is None else str(row[0])
 
 
-def _store_fingerprint(conn: sqlite3.Connection, name: str, fingerprint: str) -> None:
+def _store_fingerprint(conn: CrmConnection, name: str, fingerprint: str) -> None:
     conn.execute(
         "INSERT INTO fixture_state (name, fingerprint, loaded_at) VALUES (?, ?, ?) "
         "ON CONFLICT(name) DO UPDATE SET fingerprint = excluded.fingerprint, "
@@ -56,7 +56,7 @@ def _store_fingerprint(conn: sqlite3.Connection, name: str, fingerprint: str) ->
 
 
 def seed_if_needed(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     *,
     kb_dir: str | Path | None,
     status_file: str | Path | None,
@@ -140,7 +140,7 @@ _SEED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def seed_crm(conn: sqlite3.Connection, data: dict[str, list[dict]]) -> None:
+def seed_crm(conn: CrmConnection, data: dict[str, list[dict]]) -> None:
     """Insert the fixture records `data` (the shape of `crm.json`) into the CRM tables.
 
     List values (customer `tags`, `addons`) are stored as JSON text. Runs inside the
@@ -149,7 +149,8 @@ def seed_crm(conn: sqlite3.Connection, data: dict[str, list[dict]]) -> None:
     Missing keys are stored as NULL (the schema rejects a NULL in a required column).
 
     Raises:
-        sqlite3.IntegrityError: on duplicate IDs or dangling references.
+        an integrity error (`storage.crm_types.integrity_errors()`): on duplicate IDs or
+            dangling references.
     """
     for table, columns in _SEED_COLUMNS.items():
         placeholders = ", ".join("?" for _ in columns)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from pathlib import Path
 
 from pydantic import BaseModel, Field
+
+from storage.crm_types import CrmConnection
 
 COMPONENT_STATUSES = ("operational", "degraded", "outage")
 """Valid component statuses, best first."""
@@ -31,7 +32,7 @@ class ComponentStatus(BaseModel):
         return self.status == "operational"
 
 
-def load_status(conn: sqlite3.Connection, path: str | Path) -> int:
+def load_status(conn: CrmConnection, path: str | Path) -> int:
     """Replace the `service_status` table with the components in JSON file `path`.
 
     A missing file empties the table. Returns the number of components loaded.
@@ -60,7 +61,7 @@ def load_status(conn: sqlite3.Connection, path: str | Path) -> int:
     return len(rows)
 
 
-def get_status(conn: sqlite3.Connection) -> list[ComponentStatus]:
+def get_status(conn: CrmConnection) -> list[ComponentStatus]:
     """Return every component's status, worst first (outage, degraded, operational), by name."""
     rows = conn.execute("SELECT * FROM service_status").fetchall()
     statuses = [
@@ -76,7 +77,7 @@ def get_status(conn: sqlite3.Connection) -> list[ComponentStatus]:
     return sorted(statuses, key=lambda c: (rank.get(c.status, 0), c.name))
 
 
-def set_status(conn: sqlite3.Connection, name: str, status: str, message: str, since: str) -> None:
+def set_status(conn: CrmConnection, name: str, status: str, message: str, since: str) -> None:
     """Insert or replace one component's status (for operators and tests).
 
     Raises:

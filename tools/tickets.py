@@ -7,12 +7,12 @@ are idempotent per tool call), so a replayed conversation never opens a second t
 from __future__ import annotations
 
 import re
-import sqlite3
 
 from pydantic import BaseModel, Field
 
 from graph.registry import DEPARTMENTS
 from storage.crm_database import transaction, utc_now
+from storage.crm_types import CrmConnection, CrmRow
 from tools.customers import require_customer
 from tools.events import record_event
 
@@ -83,13 +83,13 @@ def _check(value: str, allowed: tuple[str, ...], what: str) -> str:
     return cleaned
 
 
-def _next_ticket_id(conn: sqlite3.Connection) -> str:
+def _next_ticket_id(conn: CrmConnection) -> str:
     row = conn.execute("SELECT MAX(CAST(substr(id, 3) AS INTEGER)) FROM tickets").fetchone()
     number = FIRST_TICKET_NUMBER if row[0] is None else int(row[0]) + 1
     return f"T-{number}"
 
 
-def _load(conn: sqlite3.Connection, row: sqlite3.Row) -> Ticket:
+def _load(conn: CrmConnection, row: CrmRow) -> Ticket:
     notes = [
         TicketNote.model_validate(dict(note))
         for note in conn.execute(
@@ -103,7 +103,7 @@ def _load(conn: sqlite3.Connection, row: sqlite3.Row) -> Ticket:
 
 
 def create_ticket(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     *,
     kind: str,
@@ -151,7 +151,7 @@ def create_ticket(
 
 
 def insert_ticket(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     customer_id: str,
     *,
     kind: str,
@@ -197,7 +197,7 @@ def insert_ticket(
     return ticket_id
 
 
-def get_ticket(conn: sqlite3.Connection, ticket_id: str) -> Ticket | None:
+def get_ticket(conn: CrmConnection, ticket_id: str) -> Ticket | None:
     """Return the ticket `ticket_id` (`T-1042` or `1042`) with its notes, or `None`."""
     row = conn.execute(
         "SELECT * FROM tickets WHERE id = ?", (normalise_ticket_id(ticket_id),)
@@ -205,9 +205,7 @@ def get_ticket(conn: sqlite3.Connection, ticket_id: str) -> Ticket | None:
     return None if row is None else _load(conn, row)
 
 
-def list_tickets(
-    conn: sqlite3.Connection, customer_id: str, status: str | None = None
-) -> list[Ticket]:
+def list_tickets(conn: CrmConnection, customer_id: str, status: str | None = None) -> list[Ticket]:
     """Return `customer_id`'s tickets, newest first, optionally only those with `status`.
 
     Raises:
@@ -227,7 +225,7 @@ def list_tickets(
     return [_load(conn, row) for row in rows]
 
 
-def count_open_tickets(conn: sqlite3.Connection, customer_id: str) -> int:
+def count_open_tickets(conn: CrmConnection, customer_id: str) -> int:
     """Return how many of `customer_id`'s tickets are `open` or `pending`."""
     row = conn.execute(
         "SELECT COUNT(*) FROM tickets WHERE customer_id = ? AND status IN ('open', 'pending')",
@@ -236,7 +234,7 @@ def count_open_tickets(conn: sqlite3.Connection, customer_id: str) -> int:
     return int(row[0])
 
 
-def update_ticket(conn: sqlite3.Connection, ticket_id: str, status: str, note: str) -> Ticket:
+def update_ticket(conn: CrmConnection, ticket_id: str, status: str, note: str) -> Ticket:
     """Set ticket `ticket_id`'s status, append `note`, and return the updated ticket.
 
     Raises:
@@ -247,7 +245,7 @@ def update_ticket(conn: sqlite3.Connection, ticket_id: str, status: str, note: s
         return set_ticket_status(conn, ticket_id, status, note)
 
 
-def set_ticket_status(conn: sqlite3.Connection, ticket_id: str, status: str, note: str) -> Ticket:
+def set_ticket_status(conn: CrmConnection, ticket_id: str, status: str, note: str) -> Ticket:
     """`update_ticket` inside the caller's transaction (refund decisions, prune): set the
     status, append `note`, record a `ticket_updated` event, return the updated ticket.
 
@@ -279,7 +277,7 @@ def set_ticket_status(conn: sqlite3.Connection, ticket_id: str, status: str, not
     return _load(conn, updated)
 
 
-def open_ticket_ids_of_thread(conn: sqlite3.Connection, thread_id: str) -> list[str]:
+def open_ticket_ids_of_thread(conn: CrmConnection, thread_id: str) -> list[str]:
     """IDs of the `open` or `pending` tickets opened on conversation `thread_id`, oldest
     first (what pruning that thread would leave without a conversation)."""
     rows = conn.execute(

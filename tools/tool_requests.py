@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from typing import Any
 
 from storage.crm_database import utc_now
+from storage.crm_types import CrmConnection
 
 
 def request_key(
@@ -81,7 +81,7 @@ def effect_arguments(tool_name: str, args: dict[str, Any]) -> dict[str, Any]:
     return dict(args)
 
 
-def stored_response(conn: sqlite3.Connection, key: str) -> str | None:
+def stored_response(conn: CrmConnection, key: str) -> str | None:
     """The response text recorded under idempotency `key` in `idempotent_requests`, or None
     when no operation with that key has run. The one idempotency store of the CRM: tool
     results (`recorded_result`) and refund decisions (`tools.refunds`) both use it."""
@@ -90,18 +90,18 @@ def stored_response(conn: sqlite3.Connection, key: str) -> str | None:
 
 
 def store_response(
-    conn: sqlite3.Connection, key: str, customer_id: str, operation: str, response: str
+    conn: CrmConnection, key: str, customer_id: str, operation: str, response: str
 ) -> None:
     """Record `response` (JSON text) under idempotency `key`, inside the caller's
     transaction; a key already recorded keeps its first response."""
     conn.execute(
-        "INSERT OR IGNORE INTO idempotent_requests (key, customer_id, operation, response, "
-        "created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO idempotent_requests (key, customer_id, operation, response, "
+        "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
         (key, customer_id, operation, response, utc_now()),
     )
 
 
-def recorded_result(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
+def recorded_result(conn: CrmConnection, key: str) -> dict[str, Any] | None:
     """The result recorded under `key` (see `record_result`), or None when no call with
     that key has run (it is not a resume, a re-sent turn or a replay)."""
     text = stored_response(conn, f"{key}:result")
@@ -109,7 +109,7 @@ def recorded_result(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None
 
 
 def record_result(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     key: str,
     customer_id: str,
     tool_name: str,

@@ -9,7 +9,6 @@ How the idempotency keys are made is described in `tools.agent_tools`.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from langgraph.prebuilt import ToolRuntime
 
 from graph.context import Context, thread_id_of
 from storage.crm_database import pooled_connection
+from storage.crm_types import CrmConnection, database_errors
 from tools.customers import Customer, require_customer
 from tools.tool_requests import effect_arguments, record_result, recorded_result, request_key
 
@@ -29,7 +29,7 @@ from tools.tool_requests import effect_arguments, record_result, recorded_result
 class ToolCall:
     """What a tool needs for one call: connection, customer and call metadata."""
 
-    conn: sqlite3.Connection
+    conn: CrmConnection
     customer: Customer
     today: date
     thread_id: str | None
@@ -123,7 +123,7 @@ def run_tool(
             record_result(conn, key, call.customer.id, tool_name, result)
     except (ValueError, LookupError) as exc:
         return {"ok": False, "error": str(exc)}
-    except sqlite3.Error as exc:
+    except database_errors() as exc:
         return {"ok": False, "error": f"The account database is unavailable ({exc})."}
     return result
 

@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import socket
-import sqlite3
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from storage.crm_database import transaction, utc_now
+from storage.crm_types import CrmConnection, CrmRow
 
 EVENT_TYPES: tuple[str, ...] = (
     "conversation.escalated",
@@ -115,7 +115,7 @@ def validate_url(url: str, *, allow_private: bool | None = None) -> str:
 
 
 def add_subscription(
-    conn: sqlite3.Connection, url: str, events: list[str], *, allow_private: bool | None = None
+    conn: CrmConnection, url: str, events: list[str], *, allow_private: bool | None = None
 ) -> Subscription:
     """Subscribe `url` to `events` (all event types when empty); returns it with its secret.
 
@@ -145,7 +145,7 @@ def add_subscription(
     return sub
 
 
-def _subscription(row: sqlite3.Row) -> Subscription:
+def _subscription(row: CrmRow) -> Subscription:
     return Subscription(
         id=row["id"],
         url=row["url"],
@@ -155,7 +155,7 @@ def _subscription(row: sqlite3.Row) -> Subscription:
     )
 
 
-def list_subscriptions(conn: sqlite3.Connection) -> list[Subscription]:
+def list_subscriptions(conn: CrmConnection) -> list[Subscription]:
     """Active subscriptions, oldest first."""
     rows = conn.execute(
         "SELECT * FROM webhook_subscriptions WHERE removed_at IS NULL ORDER BY created_at, id"
@@ -163,7 +163,7 @@ def list_subscriptions(conn: sqlite3.Connection) -> list[Subscription]:
     return [_subscription(row) for row in rows]
 
 
-def get_subscription(conn: sqlite3.Connection, subscription_id: str) -> Subscription | None:
+def get_subscription(conn: CrmConnection, subscription_id: str) -> Subscription | None:
     """The subscription `subscription_id` (removed ones included), or None."""
     row = conn.execute(
         "SELECT * FROM webhook_subscriptions WHERE id = ?", (subscription_id,)
@@ -171,7 +171,7 @@ def get_subscription(conn: sqlite3.Connection, subscription_id: str) -> Subscrip
     return None if row is None else _subscription(row)
 
 
-def remove_subscription(conn: sqlite3.Connection, subscription_id: str) -> None:
+def remove_subscription(conn: CrmConnection, subscription_id: str) -> None:
     """Stop sending events to a subscription; its undelivered rows are dropped (`dead`).
 
     Raises:
@@ -191,7 +191,7 @@ def remove_subscription(conn: sqlite3.Connection, subscription_id: str) -> None:
         )
 
 
-def enqueue_event(conn: sqlite3.Connection, event_type: str, data: dict[str, Any]) -> str | None:
+def enqueue_event(conn: CrmConnection, event_type: str, data: dict[str, Any]) -> str | None:
     """Write one event to the outbox for every active subscription that wants it.
 
     Call it inside the transaction of the change it reports. Returns the event ID
@@ -214,7 +214,7 @@ def enqueue_event(conn: sqlite3.Connection, event_type: str, data: dict[str, Any
     return event_id
 
 
-def _outbox_row(row: sqlite3.Row) -> OutboxRow:
+def _outbox_row(row: CrmRow) -> OutboxRow:
     return OutboxRow(
         id=row["id"],
         event_id=row["event_id"],
@@ -230,7 +230,7 @@ def _outbox_row(row: sqlite3.Row) -> OutboxRow:
 
 
 def claim_due(
-    conn: sqlite3.Connection, owner: str, *, lease_seconds: float = 30.0, limit: int = 20
+    conn: CrmConnection, owner: str, *, lease_seconds: float = 30.0, limit: int = 20
 ) -> list[OutboxRow]:
     """Lease up to `limit` due pending rows to `owner` for `lease_seconds`, in one UPDATE.
 
@@ -248,7 +248,7 @@ def claim_due(
 
 
 def record_attempt(
-    conn: sqlite3.Connection,
+    conn: CrmConnection,
     row: OutboxRow,
     *,
     status_code: int | None,
@@ -284,7 +284,7 @@ def record_attempt(
 
 
 def list_outbox(
-    conn: sqlite3.Connection, *, status: str | None = None, limit: int = 100
+    conn: CrmConnection, *, status: str | None = None, limit: int = 100
 ) -> list[OutboxRow]:
     """Outbox rows, newest first, optionally of one status (`pending`, `delivered`, `dead`)."""
     where = "WHERE status = ?" if status else ""
@@ -295,7 +295,7 @@ def list_outbox(
     return [_outbox_row(row) for row in rows]
 
 
-def list_attempts(conn: sqlite3.Connection, outbox_id: int) -> list[dict[str, Any]]:
+def list_attempts(conn: CrmConnection, outbox_id: int) -> list[dict[str, Any]]:
     """Every delivery attempt of one outbox row, oldest first."""
     rows = conn.execute(
         "SELECT attempt, status_code, error, duration_ms, created_at FROM webhook_deliveries "
