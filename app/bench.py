@@ -123,34 +123,28 @@ def run_bench(
     Raises:
         ValueError: `turns` or `threads` < 1.
     """
-    if turns < 1:
-        raise ValueError("turns must be at least 1")
-    if threads < 1:
-        raise ValueError("threads must be at least 1")
+    if turns < 1 or threads < 1:
+        raise ValueError(f"turns and threads must be at least 1, not {turns} and {threads}")
     run = uuid.uuid4().hex[:8]  # a shared PostgreSQL database may hold earlier runs
     thread_ids = [f"bench-{run}-{i:05d}" for i in range(threads)]
     with tempfile.TemporaryDirectory(prefix="support-swarm-bench-") as tmp:
-        folder = Path(tmp)
-        with SupportService(folder) as service:
+        with SupportService(Path(tmp)) as service:
             earlier_bytes = service.store.stored_bytes() if service.database_url else 0
             service.send("hello", thread_id=f"warm-up-{run}", customer_id=customer_id)
             started = time.perf_counter()
             rounds = _run_rounds(service, thread_ids, turns, customer_id, progress)
             total = time.perf_counter() - started
-            last_thread = thread_ids[-1]
-            load_ms = p50([_load_ms(service, last_thread) for _ in range(LOAD_REPEATS)])
+            load_ms = p50([_load_ms(service, thread_ids[-1]) for _ in range(LOAD_REPEATS)])
             db_bytes = service.store.stored_bytes() - earlier_bytes
-            database = "postgresql" if service.database_url else "sqlite"
-        load_cold_ms = _cold_load_ms(folder, last_thread)
-    every_turn = [t for timings in rounds for t in timings]
+        load_cold_ms = _cold_load_ms(Path(tmp), thread_ids[-1])
     first, last = _first_and_last(rounds, threads)
     return {
-        "database": database,
+        "database": "postgresql" if service.database_url else "sqlite",
         "turns": turns,
         "threads": threads,
         "first_p50_ms": p50(first),
         "last_p50_ms": p50(last),
-        "p50_ms": p50(every_turn),
+        "p50_ms": p50([t for timings in rounds for t in timings]),
         "load_ms": load_ms,
         "load_cold_ms": load_cold_ms,
         "db_bytes": db_bytes,

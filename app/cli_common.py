@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import getpass
 import os
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
@@ -16,8 +15,9 @@ from rich.console import Console
 
 from graph.context import Context, default_data_dir
 from graph.identity import Caller
+from storage.crm_types import database_errors
 from storage.db_files import DATABASE_FILES
-from storage.turn_records import is_busy
+from storage.turn_records import is_busy, is_postgres_error
 
 if TYPE_CHECKING:
     from app.service import SupportService
@@ -101,12 +101,18 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
-def database_message(error: sqlite3.Error, data_dir: Path | None = None) -> str:
-    """A user-readable message for a SQLite error that escaped the service."""
-    if isinstance(error, sqlite3.OperationalError) and is_busy(error):
+def database_message(error: BaseException, data_dir: Path | None = None) -> str:
+    """A user-readable message for a database error that escaped the service (either
+    engine, `storage.crm_types.database_errors`)."""
+    if is_busy(error):
         return (
             "The database stayed busy (other processes are writing); nothing was reported "
             "as done. Try again; re-send with the same --message-id to be safe."
+        )
+    if is_postgres_error(error):
+        return (
+            f"The PostgreSQL database could not be used ({str(error).strip()}); nothing was "
+            "reported as done. Check that it is running and reachable, then try again."
         )
     folder = data_dir or default_data_dir()
     files = " and ".join(str(folder / name) for name in DATABASE_FILES)
@@ -124,17 +130,12 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except sqlite3.Error as exc:
-            folder = kwargs.get("data_dir")
-            fail(database_message(exc, folder if isinstance(folder, Path) else None))
         except Exception as exc:
             if isinstance(exc, user_error_types()):
                 fail(str(exc))
-            if type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool"):
-                fail(
-                    f"The PostgreSQL database could not be used ({str(exc).strip()}); nothing "
-                    "was reported as done. Check that it is running, then try again."
-                )
+            if isinstance(exc, database_errors()) or is_postgres_error(exc):
+                folder = kwargs.get("data_dir")
+                fail(database_message(exc, folder if isinstance(folder, Path) else None))
             raise
 
     return run

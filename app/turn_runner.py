@@ -10,7 +10,6 @@ from the saved state.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
@@ -20,6 +19,7 @@ from langchain_core.runnables import RunnableConfig
 
 from app.service_models import TurnResult, pause_kind
 from nodes import recovery
+from storage.crm_types import operational_errors
 from storage.sqlite_saver import DURABILITY
 from storage.turn_records import BUSY_ATTEMPTS, BUSY_FIRST_DELAY, is_busy
 from tools.events import record_turn_event
@@ -95,7 +95,7 @@ def _stream_with_retries(
     for attempt in range(1, BUSY_ATTEMPTS + 1):
         try:
             return _stream(service, graph_input, config, context)
-        except sqlite3.OperationalError as error:
+        except operational_errors() as error:
             if not is_busy(error) or attempt == BUSY_ATTEMPTS:
                 raise
         latest = _latest_checkpoint_id(service, thread_id)
@@ -128,7 +128,8 @@ def run_turn(
     runs the turn again (up to `BUSY_ATTEMPTS` times, with backoff).
 
     Raises:
-        sqlite3.OperationalError: the database stayed busy through every attempt.
+        sqlite3.OperationalError, psycopg.OperationalError: the database stayed busy
+            through every attempt.
     """
     context = replace(service.context, customer_id=customer_id, thread_id=thread_id)
     metadata: dict[str, Any] = {"customer_id": customer_id}

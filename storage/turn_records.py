@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 from graph.identifiers import InvalidIdentifierError, check_text
+from storage.crm_types import operational_errors
 
 T = TypeVar("T")
 
@@ -44,12 +45,25 @@ CREATE TABLE IF NOT EXISTS turn_results (
 """
 
 
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+"""PostgreSQL's serialization failure, deadlock and lock-not-available: the transaction
+was rolled back and may simply be run again."""
+
+
 def is_busy(error: BaseException) -> bool:
-    """Whether `error` is SQLite's "database is locked" / "busy" (worth retrying)."""
+    """Whether `error` is worth retrying: SQLite's "database is locked" / "busy", or a
+    PostgreSQL transaction rolled back by a conflict (`RETRYABLE_SQLSTATES`)."""
+    if getattr(error, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
     if not isinstance(error, sqlite3.OperationalError):
         return False
     text = str(error).lower()
     return "locked" in text or "busy" in text
+
+
+def is_postgres_error(error: BaseException) -> bool:
+    """Whether `error` comes from the PostgreSQL driver or its connection pool."""
+    return type(error).__module__.split(".")[0] in ("psycopg", "psycopg_pool")
 
 
 def retry_busy(
@@ -74,13 +88,14 @@ def retry_busy(
         What `write` returned.
 
     Raises:
-        sqlite3.OperationalError: still busy after `attempts` tries, or any other error.
+        sqlite3.OperationalError, psycopg.OperationalError: still busy after `attempts`
+            tries, or any other error.
     """
     delay = first_delay
     for attempt in range(1, attempts + 1):
         try:
             return write()
-        except sqlite3.OperationalError as error:
+        except operational_errors() as error:
             if not is_busy(error) or attempt == attempts:
                 raise
         if on_retry is not None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,17 +89,34 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def service(data_dir: Path) -> Iterator[SupportService]:
-    """A conversation service on fresh SQLite files, with 'today' pinned for policy checks."""
-    with SupportService(data_dir, Context(today="2026-11-22")) as svc:
+def database_url(request: pytest.FixtureRequest) -> str:
+    """`""` for the SQLite files in the data folder; in a module marked `both_databases`,
+    also the URL of a new PostgreSQL database (the test runs once on each)."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return ""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the tests of modules marked `both_databases` on SQLite and on PostgreSQL."""
+    marked = metafunc.definition.get_closest_marker("both_databases") is not None
+    if marked and "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def service(data_dir: Path, database_url: str) -> Iterator[SupportService]:
+    """A conversation service on a fresh database (SQLite files, or PostgreSQL in modules
+    marked `both_databases`), with 'today' pinned for policy checks."""
+    with SupportService(data_dir, Context(today="2026-11-22"), database_url=database_url) as svc:
         yield svc
 
 
-def crm_rows(service: SupportService, sql: str, *params: object) -> list[sqlite3.Row]:
-    """Run a read query on the service's CRM database."""
-    conn = sqlite3.connect(service.crm_path)
-    conn.row_factory = sqlite3.Row
+def crm_rows(service: SupportService, sql: str, *params: object) -> list[Any]:
+    """Run a read query on the service's CRM database (either engine)."""
+    conn = crm_database.read_only_connect(service.crm_path)
+    assert conn is not None, f"no CRM at {service.crm_description}"
     try:
-        return conn.execute(sql, params).fetchall()
+        return list(conn.execute(sql, params).fetchall())
     finally:
         conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -19,8 +20,11 @@ from app.service import (
 )
 from graph.context import Context
 from graph.identity import Caller
+from storage.urls import DATABASE_URL_ENV
 from tests.conftest import crm_rows
 from tools import refunds as refund_policy
+
+pytestmark = pytest.mark.both_databases
 
 STAFF = Caller.agent("test desk")
 """The support team reading threads in these tests."""
@@ -64,6 +68,7 @@ def test_escalation_waits_for_a_human_reply_from_another_process(
         text=True,
         cwd=PROJECT,
         timeout=120,
+        env={**os.environ, DATABASE_URL_ENV: service.database_url or ""},
     )
     assert done.returncode == 0, done.stderr
 
@@ -157,7 +162,7 @@ def test_failure_after_the_refund_write_then_resume_refunds_once(
 
 
 def test_failure_inside_the_refund_tool_step_then_resume_refunds_once(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tools.agent_tools as agent_tools
 
@@ -172,7 +177,9 @@ def test_failure_inside_the_refund_tool_step_then_resume_refunds_once(
         return result
 
     monkeypatch.setattr(agent_tools.refunds, "request_refund", crash_once)
-    with SupportService(data_dir, Context(today="2026-11-22")) as service:
+    with SupportService(
+        data_dir, Context(today="2026-11-22"), database_url=database_url
+    ) as service:
         with pytest.raises(KeyboardInterrupt):
             service.send(
                 "I was charged twice this month and want my money back",
@@ -180,7 +187,9 @@ def test_failure_inside_the_refund_tool_step_then_resume_refunds_once(
                 customer_id="C002",
             )
         assert len(refund_rows(service, "C002")) == 1
-    with SupportService(data_dir, Context(today="2026-11-22")) as service:
+    with SupportService(
+        data_dir, Context(today="2026-11-22"), database_url=database_url
+    ) as service:
         snapshot = service.graph.get_state(service.config("t-kill"))
         assert snapshot.next == ("refunds_tools",)
         service._run("t-kill", "C002", None, "(resume)")
@@ -224,7 +233,7 @@ with SupportService(Path(sys.argv[1]), Context(today="2026-11-22")) as desk:
 
 
 def test_process_killed_after_the_refund_write_then_message_sent_again_refunds_once(
-    data_dir: Path,
+    data_dir: Path, database_url: str
 ) -> None:
     def run(mode: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -233,18 +242,23 @@ def test_process_killed_after_the_refund_write_then_message_sent_again_refunds_o
             text=True,
             cwd=PROJECT,
             timeout=120,
+            env={**os.environ, DATABASE_URL_ENV: database_url},
         )
 
     killed = run("die")
     assert killed.returncode == 9, killed.stderr
-    with SupportService(data_dir, Context(today="2026-11-22")) as service:
+    with SupportService(
+        data_dir, Context(today="2026-11-22"), database_url=database_url
+    ) as service:
         assert len(refund_rows(service, "C002")) == 1
         with pytest.raises(UnknownThreadError):  # a turn is saved whole or not at all
             service.history("t-dead", caller=STAFF)
     again = run("live")
     assert again.returncode == 0, again.stderr
     assert "5-10 business days" in again.stdout, "the customer hears the refund went through"
-    with SupportService(data_dir, Context(today="2026-11-22")) as service:
+    with SupportService(
+        data_dir, Context(today="2026-11-22"), database_url=database_url
+    ) as service:
         assert len(refund_rows(service, "C002")) == 1
         assert len(service.history("t-dead", caller=STAFF)) == 1
 
@@ -323,6 +337,7 @@ def test_two_managers_approving_at_once_take_turns_and_refund_once(
             stderr=subprocess.PIPE,
             text=True,
             cwd=PROJECT,
+            env={**os.environ, DATABASE_URL_ENV: service.database_url or ""},
         )
 
     # Hold the thread as a run in progress would, and start both managers meanwhile.

@@ -27,6 +27,8 @@ from storage import crm_database
 from tests.llm_support import open_desk, plug_scripted_model, rows
 from tools.refunds import CUSTOMER_WINDOW_DAYS, evaluate_refund, refund_exposure, request_refund
 
+pytestmark = pytest.mark.both_databases
+
 _ASK = re.compile(r"(\d+(?:\.\d+)?) on (INV-\d+)")
 
 

@@ -17,6 +17,8 @@ from nodes.triage import InvalidMessageError
 from tests.conftest import crm_rows
 from tools.customers import UnknownCustomerError
 
+pytestmark = pytest.mark.both_databases
+
 STAFF = Caller.agent("test desk")
 """The support team reading threads in these tests."""
 
@@ -26,12 +28,8 @@ CRM_TABLES = ("refunds", "tickets", "plan_changes", "conversation_events")
 
 def write_counts(service: SupportService) -> dict[str, int]:
     counts = {t: crm_rows(service, f"SELECT COUNT(*) FROM {t}")[0][0] for t in CRM_TABLES}
-    conn = sqlite3.connect(service.store.path)
-    try:
-        for table in ("checkpoints", "writes"):
-            counts[table] = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
+    counts["checkpoints"] = sum(service.store.checkpoint_counts().values())
+    counts["threads"] = len(service.store.list_threads())
     return counts
 
 

@@ -241,8 +241,11 @@ def claim_due(
     rows = conn.execute(
         "UPDATE webhook_outbox SET lease_owner = ?, lease_until = ? WHERE id IN ("
         " SELECT id FROM webhook_outbox WHERE status = 'pending' AND next_attempt_at <= ?"
-        " AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT ?) RETURNING *",
-        (owner, now + lease_seconds, now, now, limit),
+        " AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT ?)"
+        # Checked again on the row itself: on PostgreSQL a worker that waited for another's
+        # UPDATE of the same row re-reads it, and must then see the fresh lease and skip it.
+        " AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?) RETURNING *",
+        (owner, now + lease_seconds, now, now, limit, now),
     ).fetchall()
     return sorted((_outbox_row(row) for row in rows), key=lambda r: r.id)
 

@@ -13,6 +13,14 @@ def _rows(conn: Any, sql: str, *params: object) -> list[dict[str, Any]]:
     return [dict(row) for row in conn.execute(sql, params).fetchall()]
 
 
+def _rows_with_ids(conn: Any, select: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows of `select ... WHERE id IN (ids)`; none without a query when `ids` is empty
+    (`IN ()` is not valid SQL everywhere)."""
+    if not ids:
+        return []
+    return _rows(conn, f"{select} WHERE id IN ({','.join('?' * len(ids))})", *ids)
+
+
 def inbox_context(
     crm_path: str | Path, paused: Sequence[Mapping[str, Any]]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -20,18 +28,10 @@ def inbox_context(
     customer_ids = sorted({str(p.get("customer_id")) for p in paused if p.get("customer_id")})
     ticket_ids = sorted({str(p.get("ticket_id")) for p in paused if p.get("ticket_id")})
     with crm_database.pooled_connection(crm_path) as conn:
-        customers = _rows(
-            conn,
-            f"SELECT id, name, company, plan FROM customers WHERE id IN "
-            f"({','.join('?' * len(customer_ids))})",
-            *customer_ids,
+        customers = _rows_with_ids(
+            conn, "SELECT id, name, company, plan FROM customers", customer_ids
         )
-        tickets = _rows(
-            conn,
-            f"SELECT id, priority, sentiment FROM tickets WHERE id IN "
-            f"({','.join('?' * len(ticket_ids))})",
-            *ticket_ids,
-        )
+        tickets = _rows_with_ids(conn, "SELECT id, priority, sentiment FROM tickets", ticket_ids)
     return {c["id"]: c for c in customers}, {t["id"]: t for t in tickets}
 
 

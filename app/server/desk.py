@@ -9,7 +9,6 @@ into problem JSON.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -28,7 +27,9 @@ from app.turn_runner import INTERRUPT_CHANNEL
 from graph.identity import Caller
 from nodes.triage import InvalidMessageError, validate_message
 from storage import crm_database
+from storage.crm_types import operational_errors
 from storage.thread_locks import ThreadBusyError
+from storage.turn_records import is_busy
 from tools.customers import UnknownCustomerError
 from tools.events import list_events, record_event
 
@@ -57,8 +58,8 @@ def _errors_as_problems(call: Callable[[], T]) -> T:
         raise Problem(409, str(exc)) from None
     except ThreadBusyError as exc:
         raise Problem(409, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
-    except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc):
+    except operational_errors() as exc:
+        if not is_busy(exc):
             raise
         raise Problem(
             503,
@@ -203,11 +204,13 @@ class Desk:
         stored = [asdict(t) for t in self.service.threads() if caller.may_read(t.customer_id)]
         known = {t["thread_id"] for t in stored}
         with crm_database.pooled_connection(self.service.crm_path) as conn:
-            rows = conn.execute(
-                "SELECT thread_id, customer_id, created_at FROM conversation_events "
-                "WHERE kind = ? AND (? IS NULL OR customer_id = ?) ORDER BY id DESC",
-                (STARTED, caller.customer_id, caller.customer_id),
-            ).fetchall()
+            sql = (
+                "SELECT thread_id, customer_id, created_at FROM conversation_events WHERE kind = ?"
+            )
+            params: tuple[str, ...] = (STARTED,)
+            if caller.customer_id is not None:
+                sql, params = sql + " AND customer_id = ?", (STARTED, caller.customer_id)
+            rows = conn.execute(sql + " ORDER BY id DESC", params).fetchall()
         empty = [
             {"thread_id": r[0], "customer_id": r[1], "turns": 0, "updated_at": r[2]}
             for r in rows
