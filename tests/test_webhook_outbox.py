@@ -4,8 +4,10 @@ URL validation; API keys stored hashed."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -130,6 +132,29 @@ def test_an_expired_lease_is_claimed_again(crm: CrmConnection) -> None:
     assert len(claim_due(crm, "died", lease_seconds=0.01)) == 1
     time.sleep(0.02)
     assert [r.event_type for r in claim_due(crm, "next")] == ["plan.changed"]
+
+
+def test_workers_claiming_at_once_never_take_the_same_delivery(
+    crm: CrmConnection, crm_target: str | Path
+) -> None:
+    add_subscription(crm, "http://127.0.0.1:9/a", [], allow_private=True)
+    with crm_database.transaction(crm):
+        for _ in range(60):
+            record_event(crm, kind="plan_changed", customer_id="C001", payload={})
+    start = threading.Barrier(3)
+
+    def claim(owner: str) -> list[int]:
+        conn = crm_database.connect(crm_target)
+        try:
+            start.wait()
+            return [row.id for row in claim_due(conn, owner, limit=60)]
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        claimed = list(pool.map(claim, ("w1", "w2", "w3")))
+    taken = [row_id for ids in claimed for row_id in ids]
+    assert len(taken) == len(set(taken)) == 60
 
 
 @pytest.mark.parametrize(
