@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.channels.delta import DeltaChannel
@@ -45,7 +43,6 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.jsonplus import (
     JsonPlusSerializer,
 )
-from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from storage.async_checkpoints import AsyncViaThreads
@@ -53,28 +50,9 @@ from storage.channel_versions import next_channel_version
 from storage.checkpoint_db import DURABILITY as DURABILITY
 from storage.checkpoint_db import Durability as Durability
 from storage.checkpoint_db import connect_checkpoint_db
+from storage.delta_cache import DeltaValueCache
 from storage.serialization import CompressedSerializer
 from storage.thread_index import ensure_thread_index
-
-
-def support_delta_channels() -> dict[str, DeltaChannel]:
-    """The `DeltaChannel` fields of `graph.state.SupportState`, by channel name."""
-    from graph.state import SupportState
-
-    channels: dict[str, DeltaChannel] = {}
-    for name, hint in get_type_hints(SupportState, include_extras=True).items():
-        for item in getattr(hint, "__metadata__", ()):
-            if isinstance(item, DeltaChannel):
-                origin = get_args(hint)[0]
-                value_type = getattr(origin, "__origin__", origin)
-                channels[name] = DeltaChannel(
-                    item.reducer, value_type, snapshot_frequency=item.snapshot_frequency
-                )
-    return channels
-
-
-_MemoKey = tuple[str, str, str, str]
-"""(thread_id, checkpoint_ns, checkpoint_id, channel)."""
 
 
 class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
@@ -111,12 +89,7 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
         cache_entries: int = 256,
     ) -> None:
         super().__init__(conn, serde=serde or CompressedSerializer())
-        self.delta_specs: dict[str, DeltaChannel] = dict(
-            support_delta_channels() if delta_channels is None else delta_channels
-        )
-        self.cache_entries = cache_entries
-        self._values: OrderedDict[_MemoKey, Any] = OrderedDict()
-        self._values_lock = threading.Lock()
+        self.cache = DeltaValueCache(delta_channels, cache_entries)
 
     def get_next_version(self, current: str | int | None, channel: None) -> str:
         """The next version of a channel (`storage.channel_versions.next_channel_version`)."""
@@ -139,17 +112,7 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
         """Save a checkpoint; a conversation snapshot in it is also cached as that
         checkpoint's value, so this process never reads the snapshot back."""
         saved = super().put(config, checkpoint, metadata, new_versions)
-        if self.cache_entries > 0:
-            configurable = saved["configurable"]
-            for ch, value in checkpoint["channel_values"].items():
-                if ch in self.delta_specs and isinstance(value, _DeltaSnapshot):
-                    key = (
-                        str(configurable["thread_id"]),
-                        str(configurable.get("checkpoint_ns", "")),
-                        str(configurable["checkpoint_id"]),
-                        ch,
-                    )
-                    self._remember(key, value.value)
+        self.cache.put_snapshots(saved["configurable"], checkpoint["channel_values"])
         return saved
 
     def delete_thread(self, thread_id: str) -> None:
@@ -161,12 +124,7 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
 
     def forget(self, thread_id: str | None = None) -> None:
         """Drop cached values of one thread, or of every thread when `thread_id` is None."""
-        with self._values_lock:
-            if thread_id is None:
-                self._values.clear()
-                return
-            for key in [k for k in self._values if k[0] == thread_id]:
-                del self._values[key]
+        self.cache.forget(thread_id)
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
@@ -177,7 +135,7 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
         no writes left to replay), which LangGraph loads as is; other channels are read by
         `SqliteSaver`.
         """
-        ours = [ch for ch in channels if ch in self.delta_specs and self.cache_entries > 0]
+        ours = [ch for ch in channels if self.cache.caches(ch)]
         others = [ch for ch in channels if ch not in ours]
         result: dict[str, DeltaChannelHistory] = {}
         if others:
@@ -205,22 +163,6 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
             result[ch] = {"seed": list(values[ch]), "writes": []}
         return result
 
-    # -- cache ------------------------------------------------------------------------------
-
-    def _cached(self, key: _MemoKey) -> Any | None:
-        with self._values_lock:
-            value = self._values.get(key)
-            if value is not None:
-                self._values.move_to_end(key)
-            return value
-
-    def _remember(self, key: _MemoKey, value: Any) -> None:
-        with self._values_lock:
-            self._values[key] = value
-            self._values.move_to_end(key)
-            while len(self._values) > self.cache_entries:
-                self._values.popitem(last=False)
-
     def _values_at(
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, channels: list[str]
     ) -> dict[str, Any]:
@@ -233,7 +175,7 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
         """
         found: dict[str, Any] = {}
         for ch in channels:
-            cached = self._cached((thread_id, checkpoint_ns, checkpoint_id, ch))
+            cached = self.cache.get((thread_id, checkpoint_ns, checkpoint_id, ch))
             if cached is not None:
                 found[ch] = cached
         missing = [ch for ch in channels if ch not in found]
@@ -267,8 +209,8 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
                 parent = row[0]
             writes = self._writes_on(cur, thread_id, checkpoint_ns, chains)
         for ch in missing:
-            found[ch] = self._replayed(ch, base, writes[ch])
-            self._remember((thread_id, checkpoint_ns, checkpoint_id, ch), found[ch])
+            found[ch] = self.cache.replayed(ch, base.get(ch), writes[ch])
+            self.cache.put((thread_id, checkpoint_ns, checkpoint_id, ch), found[ch])
         return found
 
     def _take_cached_bases(
@@ -277,18 +219,10 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
         """Move each channel of `seeking` with a cached value at `checkpoint`
         (thread, namespace, checkpoint ID) into `base`."""
         for ch in list(seeking):
-            cached = self._cached((*checkpoint, ch))
+            cached = self.cache.get((*checkpoint, ch))
             if cached is not None:
                 base[ch] = cached
                 seeking.discard(ch)
-
-    def _replayed(self, ch: str, base: dict[str, Any], writes: Any) -> Any:
-        """Value of channel `ch`: its base value (empty when the walk reached the root)
-        with `writes` replayed on it, oldest first."""
-        spec = self.delta_specs[ch]
-        channel = spec.from_checkpoint(base[ch] if ch in base else spec.ValueType())
-        channel.replay_writes(writes)
-        return channel.get() if channel.is_available() else spec.ValueType()
 
     def _channel_values(
         self, cur: sqlite3.Cursor, thread_id: str, checkpoint_ns: str, checkpoint_id: str
