@@ -11,7 +11,9 @@ turn); the benchmark reports the share of that bound it reached.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -35,7 +37,7 @@ from tools.api_keys import create_key
 CUSTOMERS = 50
 """Seeded customers (`C001`...) the conversations are spread over."""
 
-STARTUP_SECONDS = 60.0
+STARTUP_SECONDS = 120.0
 """How long to wait for the server's /healthz (seconds)."""
 
 
@@ -76,17 +78,37 @@ def running_server(
     command += ["--workers", str(workers), "--data-dir", str(data_dir)]
     if model:
         command += ["--model", model]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+    # A session of its own, so stopping it reaches every worker Uvicorn started, even one
+    # left behind by a supervisor that was stopped while still starting up.
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True)
     try:
         wait_healthy(base_url(process), process, STARTUP_SECONDS)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop `process` and every process of its group: SIGTERM, then SIGKILL to whatever
+    is left after 20 s."""
+    for sig, grace in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.1)
+            if process.returncode is not None and not _group_alive(process.pid):
+                return
+
+
+def _group_alive(group: int) -> bool:
+    """Whether any process of process group `group` is still running."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def base_url(process: subprocess.Popen[bytes]) -> str:
