@@ -18,7 +18,7 @@ from storage import crm_database
 from storage.crm_alembic import HEAD_REVISION, REVISIONS, SCHEMA_VERSION
 from storage.crm_pg_schema import POSTGRES_MIGRATIONS, VERSION_TABLE
 from storage.crm_postgres import open_postgres
-from storage.crm_types import CrmConnection
+from storage.crm_types import CrmConnection, database_errors
 from storage.migrations import MIGRATIONS
 from storage.urls import is_postgres_url
 
@@ -91,7 +91,9 @@ def test_revision_files_form_one_line_ending_at_the_head() -> None:
     assert script.get_heads() == [HEAD_REVISION]
     walked = [revision.revision for revision in script.walk_revisions()]
     assert walked == list(reversed(REVISIONS))
-    assert SCHEMA_VERSION == len(MIGRATIONS) == len(POSTGRES_MIGRATIONS) == 6
+    frozen = (len(MIGRATIONS), len(POSTGRES_MIGRATIONS))
+    assert frozen == (6, 6), "new schema changes are revision files, not tuples in storage/"
+    assert len(REVISIONS) == SCHEMA_VERSION >= 6
 
 
 def test_new_database_ends_at_the_head_revision(crm_target: str | Path) -> None:
@@ -123,6 +125,20 @@ def test_database_of_the_old_runner_is_stamped_and_upgraded(
     crm_database.connect(fresh).close()
     expected = _tables(fresh) | ({VERSION_TABLE} if is_postgres_url(crm_target) else set())
     assert _tables(crm_target) == expected
+
+
+def test_a_failed_revision_leaves_the_database_as_it_was(crm_target: str | Path) -> None:
+    _make_with_old_runner(crm_target, 2)
+    conn = _open_raw(crm_target)
+    conn.execute("CREATE TABLE refund_approvals (ticket_id TEXT)")  # revision 0003 clashes
+    conn.close()
+    with pytest.raises(database_errors(), match="refund_approvals"):
+        crm_database.connect(crm_target)
+    tables = _tables(crm_target)
+    assert "alembic_version" not in tables  # the stamp was rolled back with the rest
+    assert "kb_articles" in tables and "api_keys" not in tables
+    assert _legacy_version(crm_target) == 2
+    assert _rows(crm_target, "SELECT id FROM customers") == [("C900",)]
 
 
 def test_unknown_revision_is_refused_and_left_alone(crm_target: str | Path) -> None:

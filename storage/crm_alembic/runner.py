@@ -28,6 +28,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from storage import crm_pg_schema
@@ -77,8 +78,10 @@ def upgrade_to_head(conn: CrmConnection) -> int:
                 _refuse_unknown(current)
             command.upgrade(config, HEAD_REVISION)
             _record_legacy_version(conn)
-        except BaseException:
+        except BaseException as exc:
             conn.execute("ROLLBACK")
+            if isinstance(exc, DBAPIError) and isinstance(exc.orig, Exception):
+                raise exc.orig from exc  # the driver's error, as every CRM call raises
             raise
         conn.execute("COMMIT")
     return SCHEMA_VERSION
