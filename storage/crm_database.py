@@ -11,9 +11,9 @@ tool call, message validation) borrow a connection from a per-file pool instead
 last one checkpoints the write-ahead log, which together cost more than a tool call's
 queries.
 
-Schema changes are appended to `MIGRATIONS` in `storage.migrations` (never edited in place,
-never "drop and recreate", docs/architecture.md "Data and tools"); `PRAGMA user_version`
-records how many have run (on PostgreSQL, the `crm_schema_version` table).
+Schema changes are Alembic revisions in `storage/crm_alembic/versions/`, one file each, for
+both dialects (how to add one: `storage.migrations`); a database's `alembic_version` table
+holds its revision. `migrate` runs them when a connection is opened.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.crm_types import CrmConnection
-from storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from storage.crm_alembic import HEAD_REVISION, SCHEMA_VERSION
+from storage.crm_types import CrmConnection, database_errors
+from storage.migrations import MIGRATIONS
 from storage.turn_records import retry_busy
 from storage.urls import is_postgres_url
 
@@ -209,33 +210,37 @@ def reset(
 
 
 def migrate(conn: CrmConnection) -> int:
-    """Apply the migrations this database has not run yet; return the resulting version.
+    """Bring the database to the newest Alembic revision; return `SCHEMA_VERSION` (how many
+    revisions it has run).
 
-    The pending migrations run in one transaction together with the `user_version` bump,
-    so a failed migration leaves the previous version intact. PostgreSQL databases are
-    migrated by `storage.crm_pg_schema.migrate_postgres`.
+    At the head (the common case) this is one read of `alembic_version`, without importing
+    Alembic. Otherwise `storage.crm_alembic.runner.upgrade_to_head` stamps a database made
+    before Alembic at its `PRAGMA user_version` (PostgreSQL: `crm_schema_version`) and runs
+    the pending revisions, in one transaction under the write lock (SQLite) or the
+    migration advisory lock (PostgreSQL): a failed revision leaves the database as it was,
+    and processes starting at once upgrade it once.
+
+    Args:
+        conn: a CRM connection outside a transaction.
 
     Raises:
-        RuntimeError: if the database is newer than this code (`user_version` too high).
+        RuntimeError: if the database is newer than this code (a revision it does not know,
+            or a pre-Alembic version above `SCHEMA_VERSION`).
     """
-    if not isinstance(conn, sqlite3.Connection):
-        from storage.crm_pg_schema import migrate_postgres
+    if _current_revision(conn) == HEAD_REVISION:
+        return SCHEMA_VERSION
+    from storage.crm_alembic.runner import upgrade_to_head
 
-        return migrate_postgres(conn)
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version == SCHEMA_VERSION:
-        return version
-    if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"CRM database schema version {version} is newer than this code ({SCHEMA_VERSION})"
-        )
-    with transaction(conn):
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        for index in range(version, SCHEMA_VERSION):
-            for statement in MIGRATIONS[index]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {index + 1}")
-    return SCHEMA_VERSION
+    return upgrade_to_head(conn)
+
+
+def _current_revision(conn: CrmConnection) -> str | None:
+    """The revision in `alembic_version`, or None (no table yet, or not one row)."""
+    try:
+        rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    except database_errors():
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 POOL_SIZE = 4

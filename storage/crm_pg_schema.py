@@ -1,15 +1,18 @@
-"""The CRM schema on PostgreSQL: the migrations of `storage.migrations` in PostgreSQL DDL.
+"""The CRM schema on PostgreSQL: the first six migrations in PostgreSQL DDL, and the
+pre-Alembic version table.
 
 Migration `i` here creates what migration `i` of `storage.migrations` creates on SQLite,
 with PostgreSQL types: money and other `REAL` columns are `DOUBLE PRECISION` (8 bytes, as
 SQLite's REAL; never 4-byte `real`), `INTEGER PRIMARY KEY AUTOINCREMENT` is an identity
-column, and the SQLite full-text table `kb_fts` is left out. A schema change appends one
-tuple to both modules (`tests/test_crm_database.py` checks the two schemas match).
+column, and the SQLite full-text table `kb_fts` is left out. The Alembic revisions
+`0001`-`0006` (`storage.crm_alembic`) run these tuples; later schema changes are new
+revision files only (see `storage.migrations`), and these tuples are never edited.
 
-PostgreSQL has no `PRAGMA user_version`: the table `crm_schema_version` holds how many
-migrations have run. `migrate_postgres` applies the pending ones in one transaction under
-the advisory lock `pg_advisory_xact_lock(MIGRATIONS, 0)`, so processes starting at once
-migrate a database once.
+Before Alembic, the one-row table `crm_schema_version` held how many migrations had run.
+The Alembic runner (`storage.crm_alembic.runner`) reads it to stamp such a database, and
+keeps it equal to the number of revisions run so an older build refuses a newer schema.
+Upgrades run under the advisory lock `pg_advisory_xact_lock(MIGRATIONS, 0)`
+(`lock_migrations`), so processes starting at once migrate a database once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 from storage.advisory_locks import MIGRATIONS as MIGRATION_LOCK
-from storage.migrations import SCHEMA_VERSION
 
 _MIGRATION_1 = (
     """CREATE TABLE customers (
@@ -260,7 +262,11 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
 """Schema migrations in order; migration `i` (0-based) moves the version from i to i+1."""
 
 VERSION_TABLE = "crm_schema_version"
-"""One-row table holding how many of `POSTGRES_MIGRATIONS` have run."""
+"""One-row table holding how many migrations (Alembic revisions) have run; the version
+marker of the hand-written runner, kept for builds from before Alembic."""
+
+ALEMBIC_VERSION_TABLE = "alembic_version"
+"""Alembic's table holding the CRM's current revision."""
 
 CRM_TABLES = (
     "webhook_deliveries",
@@ -284,46 +290,36 @@ CRM_TABLES = (
     "idempotent_requests",
     "fixture_state",
     VERSION_TABLE,
+    ALEMBIC_VERSION_TABLE,
 )
 """Every table of the CRM, referencing tables first; `drop_crm_tables` drops exactly these
 (never the checkpoint, thread index or turn record tables sharing the database)."""
 
 
-def _lock_migrations(conn: Any) -> None:
+def lock_migrations(conn: Any) -> None:
+    """Begin a transaction on `conn` holding the CRM migration lock
+    (`pg_advisory_xact_lock(MIGRATIONS, 0)`), released at its end; waits while another
+    process holds it."""
     conn.execute("BEGIN")
     conn.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK}, 0)")
 
 
-def migrate_postgres(conn: Any) -> int:
-    """Apply the migrations the database at `conn` has not run; return its version.
+def read_legacy_version(conn: Any) -> int:
+    """How many migrations `crm_schema_version` says have run (0 when the table is absent
+    or empty); call inside the migration transaction."""
+    exists = conn.execute("SELECT to_regclass(?) IS NOT NULL", (VERSION_TABLE,)).fetchone()[0]
+    if not exists:
+        return 0
+    row = conn.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()
+    return 0 if row is None else int(row[0])
 
-    Args:
-        conn: a `storage.crm_postgres.PostgresCrmConnection` outside a transaction.
 
-    Raises:
-        RuntimeError: the database is newer than this code (version too high).
-        psycopg.Error: a migration failed; nothing of the failed run is kept.
-    """
-    _lock_migrations(conn)
-    try:
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL)")
-        row = conn.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()
-        if row is None:
-            conn.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (0)")
-        version = 0 if row is None else int(row[0])
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"CRM database schema version {version} is newer than this code ({SCHEMA_VERSION})"
-            )
-        for index in range(version, SCHEMA_VERSION):
-            for statement in POSTGRES_MIGRATIONS[index]:
-                conn.execute(statement)
-        conn.execute(f"UPDATE {VERSION_TABLE} SET version = ?", (SCHEMA_VERSION,))
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return SCHEMA_VERSION
+def record_legacy_version(conn: Any, version: int) -> None:
+    """Set `crm_schema_version` (created when absent) to `version`, in the caller's
+    transaction."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL)")
+    if conn.execute(f"UPDATE {VERSION_TABLE} SET version = ?", (version,)).rowcount == 0:
+        conn.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (?)", (version,))
 
 
 def has_crm_schema(conn: Any) -> bool:
@@ -335,7 +331,7 @@ def has_crm_schema(conn: Any) -> bool:
 def drop_crm_tables(conn: Any) -> None:
     """Drop every CRM table (`CRM_TABLES`) in one transaction, under the migration lock;
     other tables in the database are left alone."""
-    _lock_migrations(conn)
+    lock_migrations(conn)
     try:
         conn.execute(f"DROP TABLE IF EXISTS {', '.join(CRM_TABLES)}")
     except BaseException:

@@ -1,11 +1,21 @@
-"""The CRM schema migrations, applied in order by `storage.crm_database.migrate`.
+"""The first six CRM schema migrations in SQLite DDL, run by the Alembic revisions
+`0001`-`0006` (`storage.crm_alembic.versions`).
 
-A schema change is a new `_MIGRATION_<n>` tuple of SQL statements appended to
-`MIGRATIONS`; an existing migration is never edited, and nothing is dropped and recreated
-(docs/architecture.md "Data and tools"). `PRAGMA user_version` records how many have run.
+Schema changes go through Alembic, for SQLite and PostgreSQL alike. To add one, add ONE
+file to `storage/crm_alembic/versions/`: copy the newest `rev_<id>_<what>.py`, name it with
+the next four-digit identifier (`rev_0007_<what>.py`), set `revision = "0007"` and
+`down_revision` to the previous head, and in `upgrade()` call
+`run_dialect_ddl(sqlite=(...), postgresql=(...))` with the statements for each dialect
+(or use dialect-neutral `alembic.op` calls). `downgrade()` calls `refuse_downgrade()`:
+the schema only moves forward. Nothing else changes; every database is upgraded when a
+connection is opened (`storage.crm_database.migrate`). The tuples below, and
+`storage.crm_pg_schema`'s, are never edited, and nothing is dropped and recreated
+(docs/architecture.md "Data and tools").
 """
 
 from __future__ import annotations
+
+from storage.crm_alembic import SCHEMA_VERSION
 
 _MIGRATION_1 = (
     """CREATE TABLE customers (
@@ -248,7 +258,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _MIGRATION_5,
     _MIGRATION_6,
 )
-"""Schema migrations in order; migration `i` (0-based) moves `user_version` from i to i+1."""
+"""The first six migrations in order; migration `i` (0-based) is Alembic revision i+1.
+Before Alembic, `PRAGMA user_version` counted how many had run."""
 
-SCHEMA_VERSION = len(MIGRATIONS)
-"""`PRAGMA user_version` of a fully migrated database."""
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]

@@ -1,0 +1,27 @@
+"""CRM revision 0005: stored offers (terms and expiry), the accepted offer on a plan change, and
+confirmed cancellations.
+
+The DDL is version 5 of the hand-written migrations (`storage.migrations` for SQLite,
+`storage.crm_pg_schema` for PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from storage.crm_alembic.ddl import refuse_downgrade, run_dialect_ddl
+from storage.crm_pg_schema import POSTGRES_MIGRATIONS
+from storage.migrations import MIGRATIONS
+
+revision = "0005"
+down_revision: str | None = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Run this revision's DDL for the dialect being upgraded."""
+    run_dialect_ddl(sqlite=MIGRATIONS[4], postgresql=POSTGRES_MIGRATIONS[4])
+
+
+def downgrade() -> None:
+    """Refused: the CRM schema only moves forward (`refuse_downgrade`)."""
+    refuse_downgrade()
