@@ -1,5 +1,5 @@
-"""Console pages in process (FastAPI TestClient, real SQLite files): sign-in, cookies,
-CSRF, the confirmation step and refusals shown as messages."""
+"""Console pages in process (FastAPI TestClient, real SQLite files and a real PostgreSQL
+database): sign-in, cookies, CSRF, the confirmation step and refusals shown as messages."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from app.server.app import create_app
 from app.server.settings import ServerSettings
 from graph.identity import Caller
 from storage import crm_database
+from storage.urls import DATABASE_URL_ENV, crm_location
 from tools.api_keys import create_key, revoke_key
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_databases]
 
 
 class Console:
@@ -41,10 +42,13 @@ class Console:
 
 
 @pytest.fixture
-def console(tmp_path: Path) -> Iterator[Console]:
+def console(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Console]:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    conn = crm_database.connect(data_dir / "crm.sqlite")
+    monkeypatch.setenv(DATABASE_URL_ENV, database_url)  # "" keeps the SQLite files
+    conn = crm_database.connect(crm_location(data_dir))
     try:
         keys = {r: create_key(conn, role=r, name=f"{r} Dana").key for r in ("backend", "agent")}
     finally:
@@ -84,7 +88,7 @@ def test_tampered_cookie_and_revoked_key_end_the_sign_in(console: Console) -> No
     console.client.cookies.clear()
     console.sign_in()
     assert console.client.get("/console/inbox").status_code == 200
-    conn = crm_database.connect(console.data_dir / "crm.sqlite")
+    conn = crm_database.connect(crm_location(console.data_dir))
     try:
         agent_id = next(
             row[0] for row in conn.execute("SELECT id FROM api_keys WHERE role = 'agent'")

@@ -76,7 +76,8 @@ def cluster(
     url = postgres_server.create_database()
     conn = crm_database.connect(url)
     try:
-        keys = {r: create_key(conn, role=r, name=f"test {r}").key for r in ("backend", "agent")}
+        roles = ("backend", "agent", "admin")
+        keys = {r: create_key(conn, role=r, name=f"test {r}").key for r in roles}
     finally:
         conn.close()
         crm_database.close_pool(url)
@@ -131,6 +132,17 @@ def test_concurrent_conversations_across_workers_are_each_answered_once(
     with cluster.client(2, cluster.keys["agent"]) as agent:
         history = agent.get(f"/v1/conversations/{threads[0]}").json()
     assert len(history["turns"]) == 2
+
+
+def test_a_webhook_added_on_one_worker_is_listed_by_another(cluster: Cluster) -> None:
+    with cluster.client(0, cluster.keys["admin"]) as admin:
+        added = admin.post(
+            "/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["refund.executed"]}
+        )
+    assert added.status_code == 201, added.text
+    with cluster.client(2, cluster.keys["admin"]) as admin:
+        listed = admin.get("/v1/webhooks").json()
+    assert added.json()["id"] in {hook["id"] for hook in listed}
 
 
 def test_two_workers_approving_one_refund_at_once_pay_it_once(cluster: Cluster) -> None:

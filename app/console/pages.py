@@ -22,6 +22,7 @@ from app.console.web import PREFIX, Member, check_csrf, desk_of, redirect, rende
 from app.server.problems import Problem
 from graph.identity import Caller
 from storage import crm_database
+from storage.urls import crm_location
 from tools.api_keys import verify_key
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -62,7 +63,7 @@ def sign_in(
 ) -> Response:
     """Exchange an agent or admin API key for the sign-in cookie (401 page otherwise)."""
     check_csrf(request, None, csrf)
-    with crm_database.pooled_connection(request.app.state.settings.data_dir / "crm.sqlite") as conn:
+    with crm_database.pooled_connection(crm_location(request.app.state.settings.data_dir)) as conn:
         found = verify_key(conn, key.strip()) if key.strip() else None
     if found is None or found.role not in CONSOLE_ROLES:
         nonce = new_nonce()

@@ -18,6 +18,7 @@ from pathlib import Path
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from storage import crm_database
+from storage.urls import crm_location
 
 SIGNIN_COOKIE = "console_signin"
 PRESIGN_COOKIE = "console_presign"
@@ -93,6 +94,6 @@ def csrf_matches(secret: str, nonce: str | None, token: str | None) -> bool:
 
 def key_is_active(data_dir: Path, key_id: str) -> bool:
     """Whether the API key `key_id` exists and is not revoked."""
-    with crm_database.pooled_connection(data_dir / "crm.sqlite") as conn:
+    with crm_database.pooled_connection(crm_location(data_dir)) as conn:
         row = conn.execute("SELECT revoked_at FROM api_keys WHERE id = ?", (key_id,)).fetchone()
     return row is not None and row[0] is None

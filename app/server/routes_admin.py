@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from app.server.auth import AdminKey, BackendKey, mint_customer_token
 from app.server.problems import Problem
 from storage import crm_database
+from storage.urls import crm_location
 from tools.customers import get_customer
 from tools.webhooks import (
     InvalidWebhookError,
@@ -47,7 +48,7 @@ class WebhookIn(BaseModel):
 
 
 def _crm(request: Request) -> Any:
-    return crm_database.pooled_connection(request.app.state.settings.data_dir / "crm.sqlite")
+    return crm_database.pooled_connection(crm_location(request.app.state.settings.data_dir))
 
 
 @router.post("/customer-tokens", response_model=TokenOut)
