@@ -37,7 +37,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from real_llm_recording import RequestLog, policy_violations, ungrounded_replies  # noqa: E402
+from real_llm_recording import policy_violations, ungrounded_replies  # noqa: E402
+from real_llm_requests import (  # noqa: E402
+    CLOSED_AT_BUDGET,
+    REFUSED,
+    UNANSWERED,
+    RequestLog,
+)
 
 from graph.identity import Caller
 
@@ -56,6 +62,9 @@ ATTACKS: tuple[tuple[str, str], ...] = (
 
 SPECIALISTS = ("technical", "billing", "refunds", "sales", "faq")
 
+NO_TOKEN_YET = "of which closed before any token"
+"""Counted besides `closed at the turn budget` for such streams that had sent no event."""
+
 
 @dataclass
 class Turn:
@@ -70,6 +79,7 @@ class Turn:
     reply: str = ""
     ticket_id: str | None = None
     degraded: str | None = None
+    outcomes: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -84,8 +94,8 @@ def llama_server(python: str, model_file: str, log_path: Path) -> Iterator[str]:
     """Start llama-cpp-python's server on a free port of 127.0.0.1; yield its base URL."""
     port = free_port()
     command = [
-        python, "-m", "llama_cpp.server", "--model", model_file,
-        "--chat_format", "chatml-function-calling", "--host", "127.0.0.1",
+        python, str(Path(__file__).with_name("real_llm_llama_server.py")), "--model", model_file,
+        "--chat_format", "chatml-function-calling-capped", "--host", "127.0.0.1",
         "--port", str(port), "--n_ctx", "8192", "--n_threads", "2",
         "--n_threads_batch", "2", "--cache", "true",
     ]  # fmt: skip
@@ -113,16 +123,29 @@ def llama_server(python: str, model_file: str, log_path: Path) -> Iterator[str]:
             process.kill()
 
 
-def _check_requests(turn: Turn, made: list[dict[str, Any]]) -> None:
-    for entry in made:
+def _check_requests(turn: Turn, log: RequestLog, start: int, full_timeout: float) -> None:
+    """Note on `turn` what became of requests `start`... of `log`, and its problems: a
+    specialist request without tools, a request refused (other than while negotiating the
+    structured-output form) or never answered."""
+    log.settle(start)
+    outcomes: Counter[str] = Counter()
+    for index in range(start, len(log.entries)):
+        entry = log.entries[index]
         body = entry["body"]
         tools = body.get("tools") or []
         system = (body.get("messages") or [{}])[0].get("content") or ""
         is_specialist = system.startswith("Agent: ") and "response_format" not in body
         if is_specialist and (not tools or body.get("tool_choice") in (None, "none")):
             turn.problems.append("a specialist request without tools or tool_choice")
-        if entry["status"] >= 400 and not entry["negotiation"]:
+        outcome = log.outcome(index, full_timeout)
+        outcomes[outcome] += 1
+        if outcome == CLOSED_AT_BUDGET and not entry["events"]:
+            outcomes[NO_TOKEN_YET] += 1
+        if outcome == REFUSED and not entry["negotiation"]:
             turn.problems.append(f"request rejected by the server: HTTP {entry['status']}")
+        if outcome == UNANSWERED:
+            turn.problems.append(f"request never answered: {log.describe(index)}")
+    turn.outcomes = dict(outcomes)
 
 
 def run_conversation(
@@ -131,6 +154,7 @@ def run_conversation(
 ) -> list[Turn]:  # fmt: skip
     """Send `messages` on one thread; one `Turn` per message."""
     from app.service import ThreadWaitingError
+    from graph.models import ModelLimits
     from nodes import recovery
 
     turns = []
@@ -153,13 +177,14 @@ def run_conversation(
         except Exception:
             turn.problems.append("traceback: " + traceback.format_exc(limit=3))
         turn.seconds = round(time.monotonic() - started, 1)
-        made = log.entries[before:]
-        turn.requests = len(made)
-        _check_requests(turn, made)
+        turn.requests = len(log.entries) - before
+        _check_requests(turn, log, before, ModelLimits.from_env().timeout)
         if turn.seconds > limit:
             turn.problems.append(f"the turn took {turn.seconds} s (limit {limit:g} s)")
         turns.append(turn)
-        print(f"  {turn.seconds:5.1f} s {turn.requests:2d} req {'>'.join(turn.route)}: "
+        at_budget = turn.outcomes.get(CLOSED_AT_BUDGET, 0)
+        print(f"  {turn.seconds:5.1f} s {turn.requests:2d} req"
+              f"{f' ({at_budget} closed at budget)' if at_budget else ''} {'>'.join(turn.route)}: "
               f"{turn.reply[:90]!r}{' PROBLEMS ' + str(turn.problems) if turn.problems else ''}",
               flush=True)  # fmt: skip
     return turns
@@ -210,10 +235,18 @@ def summary(turns: list[Turn], log: RequestLog) -> dict[str, Any]:
             "tickets": sum(1 for t in mine if t.ticket_id),
         }
     figures["statuses"] = dict(Counter(str(e["status"]) for e in log.entries))
+    figures["requests"] = dict(sum((Counter(t.outcomes) for t in turns), Counter()))
     figures["structured_output"] = dict(STRUCTURED_OUTPUT_COUNTS)
     figures["grounding"] = dict(GROUNDING_COUNTS)
     figures["problems"] = [f"[{t.mode}] {t.case}: {p}" for t in turns for p in t.problems]
     return figures
+
+
+def longest_generation(server_log: Path) -> int:
+    """Most tokens the server generated in one completion (llama.cpp's `eval time ... /
+    N runs` lines in its log); 0 when the log has none."""
+    runs = re.findall(r"eval time =.*?/\s*(\d+) runs", server_log.read_text(errors="replace"))
+    return max((int(n) for n in runs), default=0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             for mode in args.modes.split(","):
                 turns += run_mode(mode, "openai:smollm2-135m", args.max_turn_seconds, log)
     figures = summary(turns, log)
+    figures["longest_generation_tokens"] = longest_generation(workdir / "server.log")
     print(json.dumps({k: v for k, v in figures.items() if k != "problems"}, indent=2))
     if args.json_out:
         args.json_out.write_text(json.dumps({**figures, "turns": [asdict(t) for t in turns]}))
