@@ -14,9 +14,12 @@ Outcomes (`outcome()`):
 - `closed at the turn budget`: a streamed answer the client stopped reading because the
   turn's model-time budget ran out (the stream was closed, or its read timeout, cut to the
   budget, expired). The turn's seconds show the cost.
+- `given up at the turn budget, not streamed`: a request in one piece whose read timeout,
+  cut to what was left of the turn's budget, expired. The server still writes that answer
+  to its end (at most the request's `max_tokens`), so later requests wait for it.
 - `unanswered`: everything else without an answer: a refused or dropped connection, a
-  stream the server broke off, a read timeout on a request that is not streamed (the
-  server kept the single slot busy), or a stream silent for the whole read timeout.
+  stream the server broke off, or a read timeout that was not cut to the turn budget (the
+  server was silent for the client's whole read timeout).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ REFUSED = "refused"
 EMPTY_TOOL_STREAM = "empty tool-call stream"
 STALE_CONNECTION = "stale connection"
 CLOSED_AT_BUDGET = "closed at the turn budget"
+GIVEN_UP_AT_BUDGET = "given up at the turn budget, not streamed"
 UNANSWERED = "unanswered"
 
 _TIMEOUTS = ("ReadTimeout", "ConnectTimeout", "PoolTimeout", "WriteTimeout")
@@ -138,12 +142,11 @@ class RequestLog:
             and self.outcome(index - 1, full_timeout) == EMPTY_TOOL_STREAM
         ):
             return STALE_CONNECTION
-        if not entry["streamed"]:
-            return UNANSWERED
         cut = entry["read_timeout"] is not None and entry["read_timeout"] < full_timeout - 0.5
-        if entry["error"] is None or (entry["error"] in _TIMEOUTS and cut):
-            return CLOSED_AT_BUDGET
-        return UNANSWERED
+        at_budget = entry["error"] in _TIMEOUTS and cut
+        if not entry["streamed"]:
+            return GIVEN_UP_AT_BUDGET if at_budget else UNANSWERED
+        return CLOSED_AT_BUDGET if entry["error"] is None or at_budget else UNANSWERED
 
     def describe(self, index: int) -> str:
         """One line on entry `index` for a failure report."""

@@ -93,6 +93,34 @@ def test_tools_reach_the_model_and_tool_call_history_is_accepted(
     assert calls and all(m["content"] == "" for m in calls)
 
 
+def test_a_connection_dropped_after_an_empty_tool_call_stream_is_not_reused(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # llama-cpp-python's server drops the keep-alive connection after it fails to stream a
+    # tool call; once the client knows the server does that, it closes such connections
+    with ReplayServer(keep_alive=True) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        load_chat_model.cache_clear()
+        server.add(
+            tool_calls(("find_invoices", {"amount": 49.99})),
+            tool_calls(("find_invoices", {"amount": 49.99, "date": "03-01"})),
+            tool_calls(("find_invoices", {"date": "03-01"})),
+            text("That was invoice INV-10030 for $49.99."),
+        )
+        with open_desk(data_dir, triage_mode="classifier") as desk:
+            result = desk.send(
+                "Can you explain what the $49.99 charge on March 1st was for?",
+                thread_id="t",
+                customer_id="C003",
+            )
+    load_chat_model.cache_clear()
+    assert result.reply == "That was invoice INV-10030 for $49.99."
+    assert server.broken_streams == 3 and server.problems == []
+    # only the first dead connection is met, before the client knew this server
+    assert server.dropped == 1
+
+
 def test_max_tokens_per_node_comes_from_the_environment(
     replay: ReplayServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
