@@ -13,9 +13,10 @@ printed per turn: no traceback; no request rejected by the server (apart from th
 structured-output form the client gives up on when negotiating, at most once per server);
 no request the server never answered (what became of each request: `real_llm_requests.py`;
 an answer the client stopped waiting for at the turn budget is reported apart); tools and
-`tool_choice` on every specialist request; no policy violation in the CRM; no reply with a
-fact that is not grounded; every turn under `--max-turn-seconds`. Exit status 1 when a
-check fails.
+`tool_choice` on every specialist request; no policy violation in the CRM; no empty reply
+and no reply with a fact that is not grounded; every turn under `--max-turn-seconds`; the
+server idle again within that time after every turn (else it is restarted). Exit status 1
+when a check fails.
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ def _send(desk: Any, turn: Turn, thread: str, customer: str) -> None:
     try:
         result = desk.send(turn.message, thread_id=thread, customer_id=customer)
         turn.route, turn.reply, turn.ticket_id = result.route, result.reply, result.ticket_id
+        if not turn.reply.strip():
+            turn.problems.append("an empty reply was sent")
         state = desk.state(thread, caller=STAFF)
         turn.degraded = (state.get("triage") or {}).get("degraded")
         if recovery.ticket_opened_by(state["messages"][-1]) and not turn.ticket_id:

@@ -22,6 +22,7 @@ from graph.context import Context
 from graph.identity import Caller
 from graph.models import load_chat_model
 from nodes import recovery, structured_triage
+from nodes.grounded_reply import GROUNDING_COUNTS, METADATA_KEY
 from tests.llm_support import TODAY, assert_tool_calls_answered, rows
 from tests.openai_replay_server import (
     ReplayServer,
@@ -119,6 +120,25 @@ def test_a_connection_dropped_after_an_empty_tool_call_stream_is_not_reused(
     assert server.broken_streams == 3 and server.problems == []
     # only the first dead connection is met, before the client knew this server
     assert server.dropped == 1
+
+
+def test_an_empty_answer_is_never_sent_the_playbook_answers(
+    replay: ReplayServer, data_dir: Path
+) -> None:
+    # chatml-function-calling can answer a request with tools with an empty message
+    replay.add(tool_calls(("find_invoices", {"amount": 49.99, "date": "03-01"})), text(""))
+    empty = GROUNDING_COUNTS["empty"]
+    with open_desk(data_dir, triage_mode="classifier") as desk:
+        result = desk.send(
+            "Can you explain what the $49.99 charge on March 1st was for?",
+            thread_id="t",
+            customer_id="C003",
+        )
+        sent = desk.state("t", caller=Caller.agent())["messages"][-1]
+    assert "INV-10030" in result.reply and result.ticket_id is None
+    assert sent.response_metadata[METADATA_KEY]["outcome"] == "fallback"
+    assert GROUNDING_COUNTS["empty"] == empty + 1
+    assert replay.remaining == 0
 
 
 def test_max_tokens_per_node_comes_from_the_environment(
