@@ -20,6 +20,10 @@ Outcomes (`outcome()`):
 - `unanswered`: everything else without an answer: a refused or dropped connection, a
   stream the server broke off, or a read timeout that was not cut to the turn budget (the
   server was silent for the client's whole read timeout).
+
+With the default limits (45 s of turn budget, 60 s of read timeout) every read timeout is
+cut to the budget, so a server that stops answering shows in `real_llm_check.py`'s wait
+for the server to be idle after each turn, not here.
 """
 
 from __future__ import annotations
