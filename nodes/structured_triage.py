@@ -216,8 +216,8 @@ def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
     refused = rejected if answered else named  # the server is up, or named what it refuses
     usable = next((form for form in FORMATS if form not in refused), None)
     if refused and usable and known is None:
-        why = [p for p in problems if p.split(" ")[0] in refused and "rejected by the" in p]
-        _learn(key, usable, "; ".join(why))
+        reasons = [p for p in problems if p.split(" ")[0] in refused and "rejected by the" in p]
+        _learn(key, usable, "; ".join(reasons))
     why = "; ".join(problems) or "no answer"
     log.warning("triage model gave no usable decision on %s: %s", key, why)
     return TriageAnswer(
