@@ -40,7 +40,8 @@ log = logging.getLogger("support_swarm.grounding")
 
 GROUNDING_COUNTS: Counter[str] = Counter()
 """Process-wide: `checked` final replies, `caught` replies with invented facts, `retried`
-(second attempts), `grounded_on_retry`, `fallback` (turns finished by the playbook)."""
+(second attempts), `grounded_on_retry`, `fallback` (turns finished by the playbook after a
+catch), `empty` (answers with neither text nor tool calls, also finished by the playbook)."""
 
 METADATA_KEY = "grounding"
 """`response_metadata` key on specialist messages: `{"caught": [...], "outcome": ...}`."""
@@ -140,7 +141,8 @@ def specialist_answer(
     tools: Sequence[BaseTool],
     turn: int | None,
 ) -> AIMessage:
-    """The specialist's next message: tool calls, or a reply whose facts are grounded.
+    """The specialist's next message: tool calls, or a reply whose facts are grounded (an
+    answer with neither text nor tool calls is replaced by the department playbook's).
 
     Args:
         name: the specialist (node name).
@@ -159,10 +161,12 @@ def specialist_answer(
         return _mark(_playbook_answer(name, prompt, history, tools), [], "fallback")
     remote = is_openai_compatible(getattr(model, "bound", model))
     response = invoke_bounded(model, [prompt, *history], turn=turn, remote=remote)
-    if response.tool_calls or response.invalid_tool_calls or not response.text.strip():
-        return response
-    if _is_embedded(model):  # its playbooks write replies only from this turn's tool results
-        return response
+    if response.tool_calls or response.invalid_tool_calls or _is_embedded(model):
+        return response  # the embedded model writes replies only from this turn's tool results
+    if not response.text.strip():  # llama-cpp-python's text answers with tools can be empty
+        GROUNDING_COUNTS["empty"] += 1
+        log.warning("%s: the model answered nothing; the department playbook answers", name)
+        return _mark(_playbook_answer(name, prompt, history, tools), [], "fallback")
     GROUNDING_COUNTS["checked"] += 1
     sources = grounding_sources(history, ctx)
     missing = unsupported_facts(response.text, sources)

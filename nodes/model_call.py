@@ -286,12 +286,18 @@ def _answer_once(
 
     Streaming stays the first choice on every server: a reply streamed as text can be
     abandoned at the turn's deadline, and the server then stops writing it (a request that
-    is not streamed keeps a single-slot server busy until it finishes).
+    is not streamed keeps a single-slot server busy until it finishes). Once a server is
+    known to fail such streams, a streamed request with tools asks for `Connection: close`:
+    llama-cpp-python's server leaves the connection dead after the empty stream, and the
+    unstreamed repeat would otherwise be sent on it and lost.
     """
     import openai  # loaded with the first remote model call, not at start-up
 
     tools = (getattr(model, "kwargs", None) or {}).get("tools")
     server = server_key(getattr(model, "bound", model))
+    if tools and timeout is not None and server in STREAMED_TOOL_CALLS_UNSUPPORTED:
+        # such a server drops the connection after the empty stream: do not pool it
+        model = model.bind(extra_headers={"Connection": "close"})
     try:
         return _stream_once(model, messages, deadline, timeout)
     except ValueError as exc:

@@ -10,11 +10,14 @@ models the triage request negotiates, best form first:
 A form the server rejects (an HTTP error answer), or whose answer is unusable (not JSON,
 cut off at `max_tokens`, the wrong shape), is skipped, and once a lower form works the
 server (base URL + model) is remembered for the rest of the process, so later turns go
-straight to the form that works. Each such degradation is logged once with the server's
-error (`support_swarm.triage`), counted in `STRUCTURED_OUTPUT_COUNTS`, and noted on every
-triage record it affects (`degraded`). A model that gives no usable decision in any form
-leaves the turn to the embedded classifier, and says so in the same note: `llm` mode never
-quietly turns into `classifier` mode.
+straight to the form that works. A rejection that names the form (or `response_format`)
+is remembered even when no lower form gives a decision this time (the turn budget ran
+out, say), so that form is never sent to the server again. Each such degradation is
+logged once with the server's error (`support_swarm.triage`), counted in
+`STRUCTURED_OUTPUT_COUNTS`, and noted on every triage record it affects (`degraded`). A
+model that gives no usable decision in any form leaves the turn to the embedded
+classifier, and says so in the same note: `llm` mode never quietly turns into
+`classifier` mode.
 
 Other models (`local`, scripted test models) use LangChain's `with_structured_output`.
 """
@@ -126,6 +129,14 @@ def _server_error(error: openai.APIStatusError) -> str:
     return f"HTTP {error.status_code}: {' '.join(str(detail).split())[:200]}"
 
 
+def _names_form(error: openai.APIStatusError, form: str) -> bool:
+    """Whether an error answer names `form` or `response_format`: the server refuses that
+    form (llama-cpp-python: HTTP 500 "Input should be 'text' or 'json_object'"), which an
+    outage does not show."""
+    text = f"{error.message} {error.body}"
+    return form in text or "response_format" in text
+
+
 def _learn(key: str, form: str, why: str) -> None:
     """Remember that `form` works on server `key`; log and count the degradation once."""
     with _lock:
@@ -167,6 +178,7 @@ def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
     problems: list[str] = [known[1]] if known and known[1] else []
     limits = ModelLimits.from_env()
     rejected: list[str] = []
+    named: list[str] = []
     answered = False
     for form in FORMATS[start:]:
         confirmed = known is not None and known[0] == form
@@ -186,6 +198,7 @@ def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
                 break
             problems.append(f"{form} rejected by the server ({_server_error(exc)})")
             rejected.append(form)
+            named += [form] if _names_form(exc, form) else []
             continue
         except (openai.APIConnectionError, TurnBudgetExceeded) + TRANSPORT_ERRORS as exc:
             problems.append(f"{form}: the triage model could not be reached ({type(exc).__name__})")
@@ -200,9 +213,11 @@ def _negotiate(model: Any, messages: Sequence[BaseMessage]) -> TriageAnswer:
         note = "; ".join(problems) or None
         return TriageAnswer(decision, form, note and f"structured output via {form}: {note}")
     STRUCTURED_OUTPUT_COUNTS["failed"] += 1
-    if answered and rejected and known is None:  # the server is up, and refused these forms
-        usable = next(form for form in FORMATS if form not in rejected)
-        _learn(key, usable, "; ".join(p for p in problems if "rejected by the server" in p))
+    refused = rejected if answered else named  # the server is up, or named what it refuses
+    usable = next((form for form in FORMATS if form not in refused), None)
+    if refused and usable and known is None:
+        reasons = [p for p in problems if p.split(" ")[0] in refused and "rejected by the" in p]
+        _learn(key, usable, "; ".join(reasons))
     why = "; ".join(problems) or "no answer"
     log.warning("triage model gave no usable decision on %s: %s", key, why)
     return TriageAnswer(

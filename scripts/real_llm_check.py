@@ -5,13 +5,18 @@ Usage (normally through `make test-real-llm`)::
 
     python scripts/real_llm_check.py --llama-python PATH/bin/python --model-file MODEL.gguf
 
-For each triage mode (`hybrid`, `llm`) every scenario of `evals.demo.SCENARIOS` and every
-message of `ATTACKS` runs through `SupportService` on a fresh CRM. Checked, and printed per
-turn: no traceback; no request rejected by the server (apart from the one structured-output
-form the client gives up on when negotiating, at most once per server); tools and
-`tool_choice` on every specialist request; no policy violation in the CRM; no reply with a
-fact that is not grounded; every turn under `--max-turn-seconds`. Exit status 1 when a
-check fails.
+The server runs `chatml-function-calling` with a cap on what one request may generate
+(`real_llm_llama_server.py`: llama-cpp-python 0.3.36 ignores `max_tokens` once tools are
+offered). For each triage mode (`hybrid`, `llm`) every scenario of `evals.demo.SCENARIOS`
+and every message of `ATTACKS` runs through `SupportService` on a fresh CRM. Checked, and
+printed per turn: no traceback; no request rejected by the server (apart from the one
+structured-output form the client gives up on when negotiating, at most once per server);
+no request the server never answered (what became of each request: `real_llm_requests.py`;
+an answer the client stopped waiting for at the turn budget is reported apart); tools and
+`tool_choice` on every specialist request; no policy violation in the CRM; no empty reply
+and no reply with a fact that is not grounded; every turn under `--max-turn-seconds`; the
+server idle again within that time after every turn (else it is restarted). Exit status 1
+when a check fails.
 """
 
 from __future__ import annotations
@@ -21,23 +26,27 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from real_llm_recording import RequestLog, policy_violations, ungrounded_replies  # noqa: E402
+from real_llm_process import LlamaServer  # noqa: E402
+from real_llm_recording import policy_violations, ungrounded_replies  # noqa: E402
+from real_llm_requests import (  # noqa: E402
+    ANSWERED,
+    CLOSED_AT_BUDGET,
+    REFUSED,
+    STALE_CONNECTION,
+    UNANSWERED,
+    RequestLog,
+)
 
 from graph.identity import Caller
 
@@ -56,6 +65,9 @@ ATTACKS: tuple[tuple[str, str], ...] = (
 
 SPECIALISTS = ("technical", "billing", "refunds", "sales", "faq")
 
+NO_TOKEN_YET = "of which closed before any token"
+"""Counted besides `closed at the turn budget` for such streams that had sent no event."""
+
 
 @dataclass
 class Turn:
@@ -70,102 +82,113 @@ class Turn:
     reply: str = ""
     ticket_id: str | None = None
     degraded: str | None = None
+    outcomes: dict[str, int] = field(default_factory=dict)
+    server_busy_after: float | None = None
+    """Seconds until the server was idle again after the turn (None: it did not answer)."""
     problems: list[str] = field(default_factory=list)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass
+class Run:
+    """What every turn of a run shares."""
+
+    log: RequestLog
+    server: LlamaServer
+    limit: float
+    """Seconds a turn may take; also how long the server may stay busy after one."""
+    full_timeout: float
+    """The client's configured read timeout (seconds)."""
 
 
-@contextmanager
-def llama_server(python: str, model_file: str, log_path: Path) -> Iterator[str]:
-    """Start llama-cpp-python's server on a free port of 127.0.0.1; yield its base URL."""
-    port = free_port()
-    command = [
-        python, "-m", "llama_cpp.server", "--model", model_file,
-        "--chat_format", "chatml-function-calling", "--host", "127.0.0.1",
-        "--port", str(port), "--n_ctx", "8192", "--n_threads", "2",
-        "--n_threads_batch", "2", "--cache", "true",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"{base_url}/models", timeout=2).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"the llama.cpp server did not start; see {log_path}"
-                    ) from None
-                time.sleep(0.5)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _check_requests(turn: Turn, made: list[dict[str, Any]]) -> None:
-    for entry in made:
+def _check_requests(turn: Turn, log: RequestLog, start: int, full_timeout: float) -> None:
+    """Note on `turn` what became of requests `start`... of `log`, and its problems: a
+    specialist request without tools, a request refused (other than while negotiating the
+    structured-output form) or never answered, a request lost on a connection the server
+    had dropped (other than the first, sent before the client knew the server)."""
+    log.settle(start)
+    outcomes: Counter[str] = Counter()
+    for index in range(start, len(log.entries)):
+        entry = log.entries[index]
         body = entry["body"]
         tools = body.get("tools") or []
         system = (body.get("messages") or [{}])[0].get("content") or ""
         is_specialist = system.startswith("Agent: ") and "response_format" not in body
         if is_specialist and (not tools or body.get("tool_choice") in (None, "none")):
             turn.problems.append("a specialist request without tools or tool_choice")
-        if entry["status"] >= 400 and not entry["negotiation"]:
+        outcome = log.outcome(index, full_timeout)
+        outcomes[outcome] += 1
+        if outcome == CLOSED_AT_BUDGET and not entry["events"]:
+            outcomes[NO_TOKEN_YET] += 1
+        if outcome == REFUSED and not entry["negotiation"]:
             turn.problems.append(f"request rejected by the server: HTTP {entry['status']}")
+        if outcome == UNANSWERED:
+            turn.problems.append(f"request never answered: {log.describe(index)}")
+        if outcome == STALE_CONNECTION and any(
+            log.outcome(i, full_timeout) == STALE_CONNECTION for i in range(index)
+        ):  # the client knows the server after its first empty tool-call stream
+            turn.problems.append(f"request lost on a dead connection: {log.describe(index)}")
+    turn.outcomes = dict(outcomes)
 
 
-def run_conversation(
-    desk: Any, log: RequestLog, mode: str, case: str, customer: str, messages: list[str],
-    limit: float,
-) -> list[Turn]:  # fmt: skip
-    """Send `messages` on one thread; one `Turn` per message."""
+def _send(desk: Any, turn: Turn, thread: str, customer: str) -> None:
+    """Send `turn.message` and note the result (or the traceback) on `turn`."""
     from app.service import ThreadWaitingError
     from nodes import recovery
 
+    try:
+        result = desk.send(turn.message, thread_id=thread, customer_id=customer)
+        turn.route, turn.reply, turn.ticket_id = result.route, result.reply, result.ticket_id
+        if not turn.reply.strip():
+            turn.problems.append("an empty reply was sent")
+        state = desk.state(thread, caller=STAFF)
+        turn.degraded = (state.get("triage") or {}).get("degraded")
+        if recovery.ticket_opened_by(state["messages"][-1]) and not turn.ticket_id:
+            turn.problems.append("a ticket was opened but the turn result has no ticket_id")
+    except ThreadWaitingError as exc:  # a clear refusal, shown to the customer as such
+        turn.reply = f"(not sent: {exc})"
+    except Exception:
+        turn.problems.append("traceback: " + traceback.format_exc(limit=3))
+
+
+def _wait_for_server(turn: Turn, run: Run) -> None:
+    """Wait until the server is idle again after `turn`; restart it (a problem of the turn)
+    when it answers nothing for `run.limit` seconds."""
+    turn.server_busy_after = run.server.wait_idle(run.limit)
+    if turn.server_busy_after is None:
+        turn.problems.append(
+            f"the server answered nothing for {run.limit:g} s after the turn (restarted)"
+        )
+        run.server.restart()
+
+
+def run_conversation(
+    desk: Any, run: Run, mode: str, case: str, customer: str, messages: list[str]
+) -> list[Turn]:
+    """Send `messages` on one thread; one `Turn` per message."""
     turns = []
     thread = re.sub(r"[^a-z0-9]+", "-", f"{mode}-{case}".lower()).strip("-")
     for message in messages:
-        before = len(log.entries)
+        before = len(run.log.entries)
         started = time.monotonic()
         turn = Turn(mode, case, message, 0.0, 0)
-        try:
-            result = desk.send(message, thread_id=thread, customer_id=customer)
-            turn.route, turn.reply, turn.ticket_id = result.route, result.reply, result.ticket_id
-            turn.degraded = (desk.state(thread, caller=STAFF).get("triage") or {}).get("degraded")
-            if (
-                recovery.ticket_opened_by(desk.state(thread, caller=STAFF)["messages"][-1])
-                and not turn.ticket_id
-            ):
-                turn.problems.append("a ticket was opened but the turn result has no ticket_id")
-        except ThreadWaitingError as exc:  # a clear refusal, shown to the customer as such
-            turn.reply = f"(not sent: {exc})"
-        except Exception:
-            turn.problems.append("traceback: " + traceback.format_exc(limit=3))
+        _send(desk, turn, thread, customer)
         turn.seconds = round(time.monotonic() - started, 1)
-        made = log.entries[before:]
-        turn.requests = len(made)
-        _check_requests(turn, made)
-        if turn.seconds > limit:
-            turn.problems.append(f"the turn took {turn.seconds} s (limit {limit:g} s)")
+        turn.requests = len(run.log.entries) - before
+        _check_requests(turn, run.log, before, run.full_timeout)
+        if turn.seconds > run.limit:
+            turn.problems.append(f"the turn took {turn.seconds} s (limit {run.limit:g} s)")
+        _wait_for_server(turn, run)
         turns.append(turn)
-        print(f"  {turn.seconds:5.1f} s {turn.requests:2d} req {'>'.join(turn.route)}: "
-              f"{turn.reply[:90]!r}{' PROBLEMS ' + str(turn.problems) if turn.problems else ''}",
+        others = ", ".join(f"{n} {k}" for k, n in turn.outcomes.items() if k != ANSWERED)
+        print(f"  {turn.seconds:5.1f} s {turn.requests:2d} req"
+              f"{f' ({others})' if others else ''} {'>'.join(turn.route)}: "
+              f"{turn.reply[:90]!r}; server idle {turn.server_busy_after} s later"
+              f"{' PROBLEMS ' + str(turn.problems) if turn.problems else ''}",
               flush=True)  # fmt: skip
     return turns
 
 
-def run_mode(mode: str, model: str, limit: float, log: RequestLog) -> list[Turn]:
+def run_mode(mode: str, model: str, run: Run) -> list[Turn]:
     """Every scenario and attack in triage `mode`, on a fresh CRM; returns the turns."""
     from app.service import SupportService
     from evals.demo import SCENARIOS
@@ -179,12 +202,10 @@ def run_mode(mode: str, model: str, limit: float, log: RequestLog) -> list[Turn]
         for scenario in SCENARIOS:
             messages = [*scenario.messages, *scenario.resume_in_new_process]
             turns += run_conversation(
-                desk, log, mode, scenario.title, scenario.customer_id, messages, limit
+                desk, run, mode, scenario.title, scenario.customer_id, messages
             )
         for number, (customer, message) in enumerate(ATTACKS, 1):
-            turns += run_conversation(
-                desk, log, mode, f"attack {number}", customer, [message], limit
-            )
+            turns += run_conversation(desk, run, mode, f"attack {number}", customer, [message])
         for problem in policy_violations(desk.crm_path):
             turns[-1].problems.append(f"policy violation: {problem}")
         for thread, reply, facts in ungrounded_replies(desk, SPECIALISTS):
@@ -193,7 +214,8 @@ def run_mode(mode: str, model: str, limit: float, log: RequestLog) -> list[Turn]
 
 
 def summary(turns: list[Turn], log: RequestLog) -> dict[str, Any]:
-    """Figures per mode: turns, seconds and requests per turn, degradations, catches."""
+    """Figures per mode (turns, seconds and requests per turn, seconds the server stayed
+    busy after a turn, degradations), what became of the requests, grounding catches."""
     from nodes.grounded_reply import GROUNDING_COUNTS
     from nodes.structured_triage import STRUCTURED_OUTPUT_COUNTS
 
@@ -201,19 +223,30 @@ def summary(turns: list[Turn], log: RequestLog) -> dict[str, Any]:
     for mode in sorted({t.mode for t in turns}):
         mine = [t for t in turns if t.mode == mode]
         seconds = sorted(t.seconds for t in mine)
+        busy = sum(t.server_busy_after or 0.0 for t in mine)
         figures["modes"][mode] = {
             "turns": len(mine),
             "seconds_mean": round(sum(seconds) / len(seconds), 1),
             "seconds_max": seconds[-1],
             "requests_per_turn": round(sum(t.requests for t in mine) / len(mine), 2),
+            "server_busy_after_turn_mean": round(busy / len(mine), 1),
+            "server_busy_after_turn_max": max(t.server_busy_after or 0.0 for t in mine),
             "degraded_turns": sum(1 for t in mine if t.degraded),
             "tickets": sum(1 for t in mine if t.ticket_id),
         }
     figures["statuses"] = dict(Counter(str(e["status"]) for e in log.entries))
+    figures["requests"] = dict(sum((Counter(t.outcomes) for t in turns), Counter()))
     figures["structured_output"] = dict(STRUCTURED_OUTPUT_COUNTS)
     figures["grounding"] = dict(GROUNDING_COUNTS)
     figures["problems"] = [f"[{t.mode}] {t.case}: {p}" for t in turns for p in t.problems]
     return figures
+
+
+def longest_generation(server_log: Path) -> int:
+    """Most tokens the server generated in one completion (llama.cpp's `eval time ... /
+    N runs` lines in its log); 0 when the log has none."""
+    runs = re.findall(r"eval time =.*?/\s*(\d+) runs", server_log.read_text(errors="replace"))
+    return max((int(n) for n in runs), default=0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,22 +260,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="real-llm-"))
     log = RequestLog()
-    with llama_server(args.llama_python, args.model_file, workdir / "server.log") as base_url:
-        os.environ["OPENAI_BASE_URL"] = base_url
+    with LlamaServer(args.llama_python, args.model_file, workdir / "server.log") as server:
+        os.environ["OPENAI_BASE_URL"] = server.base_url
         os.environ.setdefault("OPENAI_API_KEY", "not-needed")
-        print(f"server {base_url}, log {workdir / 'server.log'}", flush=True)
+        print(f"server {server.base_url}, log {workdir / 'server.log'}", flush=True)
+        from graph.models import ModelLimits
+
+        run = Run(log, server, args.max_turn_seconds, ModelLimits.from_env().timeout)
         turns: list[Turn] = []
         with log.recording():
             for mode in args.modes.split(","):
-                turns += run_mode(mode, "openai:smollm2-135m", args.max_turn_seconds, log)
+                turns += run_mode(mode, "openai:smollm2-135m", run)
     figures = summary(turns, log)
+    figures["server_restarts"] = server.restarts
+    figures["longest_generation_tokens"] = longest_generation(workdir / "server.log")
     print(json.dumps({k: v for k, v in figures.items() if k != "problems"}, indent=2))
     if args.json_out:
         args.json_out.write_text(json.dumps({**figures, "turns": [asdict(t) for t in turns]}))
     for problem in figures["problems"]:
         print("FAIL", problem[:400])
-    print(f"{len(turns) - len({(p.split(':')[0]) for p in figures['problems']})} turns clean; "
-          f"{len(figures['problems'])} problems")  # fmt: skip
+    clean = sum(1 for t in turns if not t.problems)
+    print(f"{clean} of {len(turns)} turns clean; {len(figures['problems'])} problems")
     return 1 if figures["problems"] else 0
 
 

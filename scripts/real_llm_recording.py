@@ -1,50 +1,17 @@
-"""What `real_llm_check.py` records and verifies: the HTTP requests the client made, the
-CRM's policy, and the grounding of every reply that was sent."""
+"""What `real_llm_check.py` verifies after a run: the CRM's policy, and the grounding of
+every reply that was sent (the requests themselves: `real_llm_requests.py`)."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import httpx2 as httpx  # the OpenAI client's HTTP library
 
 from graph.identity import Caller
 
 STAFF = Caller.agent("real-server check")
 """The support-team reader of the check's threads (reads are logged)."""
-
-
-class RequestLog:
-    """Every chat-completions request sent through httpx while `recording()`, with its
-    body and the status the server answered."""
-
-    def __init__(self) -> None:
-        self.entries: list[dict[str, Any]] = []
-
-    @contextmanager
-    def recording(self) -> Iterator[RequestLog]:
-        real_send = httpx.Client.send
-
-        def send(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-            body = json.loads(request.content or b"{}") if request.content else {}
-            entry: dict[str, Any] = {"body": body, "status": 0, "negotiation": False}
-            self.entries.append(entry)
-            response = real_send(client, request, **kwargs)
-            entry["status"] = response.status_code
-            schema = (body.get("response_format") or {}).get("type") == "json_schema"
-            earlier = any(e["negotiation"] for e in self.entries)
-            entry["negotiation"] = schema and response.status_code >= 400 and not earlier
-            return response
-
-        httpx.Client.send = send  # type: ignore[method-assign,assignment]
-        try:
-            yield self
-        finally:
-            httpx.Client.send = real_send  # type: ignore[method-assign]
 
 
 def policy_violations(crm_path: Path | str) -> list[str]:

@@ -21,6 +21,11 @@ streamed answer that would call tools ends before its first chunk (the server ca
 stream a tool choice), and the scripted answer waits for the request to be repeated
 without streaming (`broken_streams` counts these).
 
+With `keep_alive` it answers over HTTP/1.1 keep-alive connections, and, as
+llama-cpp-python's server (uvicorn) does after such an empty stream, leaves that connection
+dead unless the request said `Connection: close`: the next request sent on it is read and
+the connection closed without an answer (`dropped` counts these).
+
 Standard library only (`http.server` in a background thread).
 """
 
@@ -153,6 +158,10 @@ class ReplayServer:
     """Streamed requests answered with an empty stream because the answer calls tools."""
     abandoned: list[int] = field(default_factory=list)
     """Numbers (1-based) of requests whose client closed the connection mid-answer."""
+    keep_alive: bool = False
+    """Serve HTTP/1.1 keep-alive connections (module docstring)."""
+    dropped: int = 0
+    """Requests sent on a connection left dead by an empty stream, closed unanswered."""
     host: str = "127.0.0.1"
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -329,6 +338,8 @@ class _ReplayHandler(BaseHTTPRequestHandler):
     """Answers chat-completion requests from `replay`'s script (set per server)."""
 
     replay: ReplayServer
+    connection_dead = False
+    """An empty stream left this keep-alive connection unusable (module docstring)."""
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet in test output
         pass
@@ -339,6 +350,11 @@ class _ReplayHandler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
+        if self.connection_dead:
+            with self.replay._lock:
+                self.replay.dropped += 1
+            self.close_connection = True
+            return
         response = self.replay._next(body)
         if response is None:
             error = {"message": "replay script exhausted", "type": "invalid_request_error"}
@@ -394,6 +410,14 @@ class _ReplayHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         for name, value in response.headers:
             self.send_header(name, value)
+        if self.replay.keep_alive and response.empty_stream:
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.connection_dead = not self.close_connection  # unless the client said close
+            return
+        if self.replay.keep_alive:  # the body runs until the connection closes
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         _send_keepalives(self.wfile, response.keepalive, self.replay._stopping)
         for item in chunks:
@@ -406,4 +430,5 @@ class _ReplayHandler(BaseHTTPRequestHandler):
 
 
 def _make_handler(replay: ReplayServer) -> type[BaseHTTPRequestHandler]:
-    return type("Handler", (_ReplayHandler,), {"replay": replay})
+    protocol = "HTTP/1.1" if replay.keep_alive else "HTTP/1.0"
+    return type("Handler", (_ReplayHandler,), {"replay": replay, "protocol_version": protocol})

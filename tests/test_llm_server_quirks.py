@@ -22,6 +22,7 @@ from graph.context import Context
 from graph.identity import Caller
 from graph.models import load_chat_model
 from nodes import recovery, structured_triage
+from nodes.grounded_reply import GROUNDING_COUNTS, METADATA_KEY
 from tests.llm_support import TODAY, assert_tool_calls_answered, rows
 from tests.openai_replay_server import (
     ReplayServer,
@@ -91,6 +92,53 @@ def test_tools_reach_the_model_and_tool_call_history_is_accepted(
     # the assistant message that only called a tool goes back with an empty string
     calls = [m for r in replay.requests for m in r["messages"] if m.get("tool_calls")]
     assert calls and all(m["content"] == "" for m in calls)
+
+
+def test_a_connection_dropped_after_an_empty_tool_call_stream_is_not_reused(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # llama-cpp-python's server drops the keep-alive connection after it fails to stream a
+    # tool call; once the client knows the server does that, it closes such connections
+    with ReplayServer(keep_alive=True) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        load_chat_model.cache_clear()
+        server.add(
+            tool_calls(("find_invoices", {"amount": 49.99})),
+            tool_calls(("find_invoices", {"amount": 49.99, "date": "03-01"})),
+            tool_calls(("find_invoices", {"date": "03-01"})),
+            text("That was invoice INV-10030 for $49.99."),
+        )
+        with open_desk(data_dir, triage_mode="classifier") as desk:
+            result = desk.send(
+                "Can you explain what the $49.99 charge on March 1st was for?",
+                thread_id="dead-connection",
+                customer_id="C003",
+            )
+    load_chat_model.cache_clear()
+    assert result.reply == "That was invoice INV-10030 for $49.99."
+    assert server.broken_streams == 3 and server.problems == []
+    # only the first dead connection is met, before the client knew this server
+    assert server.dropped == 1
+
+
+def test_an_empty_answer_is_never_sent_the_playbook_answers(
+    replay: ReplayServer, data_dir: Path
+) -> None:
+    # chatml-function-calling can answer a request with tools with an empty message
+    replay.add(tool_calls(("find_invoices", {"amount": 49.99, "date": "03-01"})), text(""))
+    empty = GROUNDING_COUNTS["empty"]
+    with open_desk(data_dir, triage_mode="classifier") as desk:
+        result = desk.send(
+            "Can you explain what the $49.99 charge on March 1st was for?",
+            thread_id="empty-answer",
+            customer_id="C003",
+        )
+        sent = desk.state("empty-answer", caller=Caller.agent())["messages"][-1]
+    assert "INV-10030" in result.reply and result.ticket_id is None
+    assert sent.response_metadata[METADATA_KEY]["outcome"] == "fallback"
+    assert GROUNDING_COUNTS["empty"] == empty + 1
+    assert replay.remaining == 0
 
 
 def test_max_tokens_per_node_comes_from_the_environment(
@@ -169,8 +217,40 @@ def test_triage_that_fails_in_every_form_is_reported_not_hidden(
     assert record["decided_by"] == "classifier"
     assert record["degraded"].startswith("the triage model gave no usable decision")
     assert "the embedded classifier decided" in record["degraded"]
-    # an outage teaches nothing about the server's formats
+    # the outage teaches nothing; the refusal that named json_schema is remembered
+    known = structured_triage.known_format(f"{replay.base_url} quirky-model")
+    assert known is not None and known[0] == "json_object"
+    assert "json_schema rejected" in known[1] and "503" not in known[1]
+
+
+def test_an_outage_alone_teaches_nothing_about_the_formats(
+    replay: ReplayServer, data_dir: Path
+) -> None:
+    replay.llama_cpp_quirks = False  # json_schema is not refused by name here
+    replay.add(http_error(503), http_error(503), http_error(503), text("See KB-014."))
+    with open_desk(data_dir, triage_mode="llm") as desk:
+        desk.send("How do I export my data to CSV?", thread_id="outage", customer_id="C001")
     assert structured_triage.known_format(f"{replay.base_url} quirky-model") is None
+
+
+def test_a_form_refused_by_name_is_not_sent_again_when_the_budget_ran_out(
+    replay: ReplayServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPPORT_MODEL_TIMEOUT", "0.5")
+    load_chat_model.cache_clear()
+    replay.add(delayed(3, json_reply(ACCOUNT_DECISION)))  # json_object: no answer in time
+    replay.add(text("From KB-014: Settings > Export."))  # faq
+    replay.add(json_reply(ACCOUNT_DECISION), text("Happy to help with your invoices."))
+    with open_desk(data_dir, triage_mode="llm") as desk:
+        desk.send("How do I export my data to CSV?", thread_id="a", customer_id="C001")
+        desk.send("I have a question about my account", thread_id="b", customer_id="C001")
+        second = desk.state("b", caller=Caller.agent())["triage"]
+    assert len(replay.rejected) == 1  # json_schema was refused once and never sent again
+    assert [r.get("response_format", {}).get("type") for r in replay.requests[-2:]] == [
+        "json_object",
+        None,
+    ]
+    assert second["decided_by"] == "llm" and second["structured_output"] == "json_object"
 
 
 def test_read_timeout_is_not_retried_and_the_turn_says_what_happens(
