@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from storage.crm_alembic import HEAD_REVISION, SCHEMA_VERSION
 from storage.crm_types import CrmConnection, database_errors
@@ -115,23 +116,27 @@ def connect(
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(conn)
-        from tools.seeding import seed_if_needed  # it imports this module
-
-        seed_if_needed(conn, kb_dir=kb_dir, status_file=status_file)
     except BaseException:
         conn.close()
         raise
-    return conn
+    return _migrated_and_seeded(conn, kb_dir=kb_dir, status_file=status_file)
 
 
 def _connect_postgres(
     url: str, *, kb_dir: str | Path | None, status_file: str | Path | None
 ) -> CrmConnection:
     from storage.crm_postgres import open_postgres
+
+    return _migrated_and_seeded(open_postgres(url), kb_dir=kb_dir, status_file=status_file)
+
+
+def _migrated_and_seeded(
+    conn: Any, *, kb_dir: str | Path | None, status_file: str | Path | None
+) -> Any:
+    """`conn` after pending migrations and seeding (`tools.seeding.seed_if_needed`);
+    closed, and the error raised again, when either fails."""
     from tools.seeding import seed_if_needed  # it imports this module
 
-    conn = open_postgres(url)
     try:
         migrate(conn)
         seed_if_needed(conn, kb_dir=kb_dir, status_file=status_file)

@@ -16,8 +16,15 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, get_args, get_type_hints
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.channels.delta import DeltaChannel
-from langgraph.checkpoint.base import PendingWrite
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    PendingWrite,
+)
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
 CacheKey = tuple[str, str, str, str]
@@ -38,6 +45,26 @@ def support_delta_channels() -> dict[str, DeltaChannel]:
                     item.reducer, value_type, snapshot_frequency=item.snapshot_frequency
                 )
     return channels
+
+
+class RemembersSnapshots(BaseCheckpointSaver[str]):
+    """Mixin for a saver with a `cache` (`DeltaValueCache`): every conversation snapshot
+    it saves is also remembered as that checkpoint's value, so this process never reads
+    the snapshot back. Put it before the saver in the bases."""
+
+    cache: DeltaValueCache
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Save a checkpoint (the saver's `put`) and remember the snapshots in it."""
+        saved = super().put(config, checkpoint, metadata, new_versions)
+        self.cache.put_snapshots(saved["configurable"], checkpoint["channel_values"])
+        return saved
 
 
 class DeltaValueCache:

@@ -18,9 +18,6 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
-    ChannelVersions,
-    Checkpoint,
-    CheckpointMetadata,
     DeltaChannelHistory,
     get_checkpoint_id,
     writes_sort_key,
@@ -31,7 +28,7 @@ from psycopg_pool import ConnectionPool
 from storage import advisory_locks
 from storage.async_checkpoints import AsyncViaThreads
 from storage.channel_versions import next_channel_version
-from storage.delta_cache import DeltaValueCache
+from storage.delta_cache import DeltaValueCache, RemembersSnapshots
 from storage.serialization import CompressedSerializer
 
 THREAD_TABLES_SQL = (
@@ -70,7 +67,7 @@ WHERE c.thread_id = %s AND c.checkpoint_ns = %s AND c.checkpoint_id = %s
 """A checkpoint's parent, with the writes to the given channels saved at that parent."""
 
 
-class PostgresCheckpointer(AsyncViaThreads, PostgresSaver):
+class PostgresCheckpointer(AsyncViaThreads, RemembersSnapshots, PostgresSaver):
     """`PostgresSaver` on a connection pool, compressed, with async methods via threads.
 
     Args:
@@ -82,19 +79,6 @@ class PostgresCheckpointer(AsyncViaThreads, PostgresSaver):
     def __init__(self, pool: ConnectionPool[Any], cache_entries: int = 256) -> None:
         super().__init__(pool, serde=CompressedSerializer())
         self.cache = DeltaValueCache(entries=cache_entries)
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Save a checkpoint; a conversation snapshot in it is also cached as that
-        checkpoint's value (`storage.delta_cache`)."""
-        saved = super().put(config, checkpoint, metadata, new_versions)
-        self.cache.put_snapshots(saved["configurable"], checkpoint["channel_values"])
-        return saved
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]

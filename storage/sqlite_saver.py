@@ -32,9 +32,6 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.base import (
-    ChannelVersions,
-    Checkpoint,
-    CheckpointMetadata,
     DeltaChannelHistory,
     PendingWrite,
     get_checkpoint_id,
@@ -50,12 +47,12 @@ from storage.channel_versions import next_channel_version
 from storage.checkpoint_db import DURABILITY as DURABILITY
 from storage.checkpoint_db import Durability as Durability
 from storage.checkpoint_db import connect_checkpoint_db
-from storage.delta_cache import DeltaValueCache
+from storage.delta_cache import DeltaValueCache, RemembersSnapshots
 from storage.serialization import CompressedSerializer
 from storage.thread_index import ensure_thread_index
 
 
-class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
+class SupportCheckpointer(AsyncViaThreads, RemembersSnapshots, SqliteSaver):
     """`SqliteSaver` for the support graph: compressed values, cached conversation reads,
     and the async methods (`graph.ainvoke`, `astream`, `aget_state`) through
     `AsyncViaThreads`.
@@ -101,19 +98,6 @@ class SupportCheckpointer(AsyncViaThreads, SqliteSaver):
             return
         super().setup()
         ensure_thread_index(self.conn)
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Save a checkpoint; a conversation snapshot in it is also cached as that
-        checkpoint's value, so this process never reads the snapshot back."""
-        saved = super().put(config, checkpoint, metadata, new_versions)
-        self.cache.put_snapshots(saved["configurable"], checkpoint["channel_values"])
-        return saved
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete a thread's checkpoints, writes, index row and cached values."""
